@@ -1,0 +1,11 @@
+export {
+  FernetKey,
+  InvalidKeyError,
+  InvalidTokenError,
+  MAX_CLOCK_SKEW_SECONDS,
+  decodeUtf8,
+  type DecryptOptions,
+  type EncryptOptions,
+} from "./fernet.ts";
+export { Keyring } from "./keyring.ts";
+export { MissingKeyError, loadKeyring, type KeySourceOptions } from "./key-source.ts";

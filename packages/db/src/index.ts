@@ -1,0 +1,8 @@
+export * from "./schema.ts";
+export * from "./client.ts";
+export * from "./errors.ts";
+export * from "./migrate.ts";
+export { rowsOf } from "./rows.ts";
+// One drizzle-orm instance for the whole workspace: other packages take SQL helpers from here.
+export { and, asc, desc, eq, inArray, isNull, or, sql, count } from "drizzle-orm";
+export * from "./mailboxes.ts";

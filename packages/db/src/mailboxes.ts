@@ -1,0 +1,330 @@
+import { and, asc, count, eq, gt, inArray, sql } from "drizzle-orm";
+import type { Database } from "./client.ts";
+import { DatabaseError, integrityErrorCode, violatedConstraint } from "./errors.ts";
+import { type Mailbox, type MailboxTlsMode, mailboxes, outboundMessages } from "./schema.ts";
+
+/**
+ * What seals and opens stored secrets. `@imap-proxy/crypto`'s Keyring is one; the repository
+ * takes it as a parameter so both passwords always go through the same object and key.
+ */
+export interface SecretSealer {
+  encryptSecret(plaintext: string): string;
+}
+export interface SecretRotator {
+  /** Throws when no configured key can decrypt the token. */
+  decrypt(token: string): unknown;
+  needsRotation(token: string): boolean;
+  rotate(token: string): string;
+}
+
+export interface MailboxSettings {
+  email: string;
+  imapHost: string;
+  imapPort: number;
+  imapUsername: string;
+  imapPassword: string;
+  smtpHost: string;
+  smtpPort: number;
+  smtpUsername: string;
+  smtpPassword: string;
+  smtpTlsMode: MailboxTlsMode;
+}
+
+/** A mailbox as it may be shown: no password and no ciphertext. */
+export interface PublicMailbox {
+  id: string;
+  email: string;
+  imapHost: string;
+  imapPort: number;
+  imapUsername: string;
+  smtpHost: string;
+  smtpPort: number;
+  smtpUsername: string;
+  smtpTlsMode: MailboxTlsMode;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const publicColumns = {
+  id: mailboxes.id,
+  email: mailboxes.email,
+  imapHost: mailboxes.imapHost,
+  imapPort: mailboxes.imapPort,
+  imapUsername: mailboxes.imapUsername,
+  smtpHost: mailboxes.smtpHost,
+  smtpPort: mailboxes.smtpPort,
+  smtpUsername: mailboxes.smtpUsername,
+  smtpTlsMode: mailboxes.smtpTlsMode,
+  createdAt: mailboxes.createdAt,
+  updatedAt: mailboxes.updatedAt,
+};
+
+type PublicRow = Omit<PublicMailbox, "createdAt" | "updatedAt"> & {
+  createdAt: Date;
+  updatedAt: Date;
+};
+
+function toPublic(row: PublicRow): PublicMailbox {
+  return { ...row, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `id|email` → a condition: a UUID matches the id, anything else the email, case-insensitively. */
+function mailboxSelector(idOrEmail: string) {
+  return UUID.test(idOrEmail)
+    ? eq(mailboxes.id, idOrEmail.toLowerCase())
+    : eq(sql`lower(${mailboxes.email})`, idOrEmail.toLowerCase());
+}
+
+function rethrowIntegrity(error: unknown, email: string | undefined): never {
+  if (
+    integrityErrorCode(error) === "unique_violation" &&
+    violatedConstraint(error) === "mailboxes_email_lower_key"
+  ) {
+    throw new DatabaseError(
+      "unique_violation",
+      `A mailbox for ${email ?? "that email"} already exists (emails are compared case-insensitively).`,
+    );
+  }
+  const code = integrityErrorCode(error);
+  if (code !== undefined) {
+    // Drizzle's own message embeds the parameters (ciphertexts); never surface it.
+    throw new DatabaseError(
+      code,
+      `The database refused the change (${violatedConstraint(error) ?? code}).`,
+    );
+  }
+  throw error;
+}
+
+export async function createMailbox(
+  db: Database,
+  sealer: SecretSealer,
+  settings: MailboxSettings,
+): Promise<PublicMailbox> {
+  const { imapPassword, smtpPassword, ...plain } = settings;
+  try {
+    const [row] = await db
+      .insert(mailboxes)
+      .values({
+        ...plain,
+        imapPasswordEncrypted: sealer.encryptSecret(imapPassword),
+        smtpPasswordEncrypted: sealer.encryptSecret(smtpPassword),
+      })
+      .returning(publicColumns);
+    return toPublic(row!);
+  } catch (error) {
+    rethrowIntegrity(error, settings.email);
+  }
+}
+
+export async function listMailboxes(db: Database): Promise<PublicMailbox[]> {
+  const rows = await db
+    .select(publicColumns)
+    .from(mailboxes)
+    .orderBy(asc(mailboxes.email), asc(mailboxes.id));
+  return rows.map(toPublic);
+}
+
+export async function findMailbox(
+  db: Database,
+  idOrEmail: string,
+): Promise<PublicMailbox | undefined> {
+  const [row] = await db
+    .select(publicColumns)
+    .from(mailboxes)
+    .where(mailboxSelector(idOrEmail))
+    .limit(1);
+  return row === undefined ? undefined : toPublic(row);
+}
+
+export async function getMailbox(db: Database, idOrEmail: string): Promise<PublicMailbox> {
+  const mailbox = await findMailbox(db, idOrEmail);
+  if (mailbox === undefined)
+    throw new DatabaseError("invalid_argument", `No mailbox matches "${idOrEmail}".`);
+  return mailbox;
+}
+
+/** The stored row with its ciphertexts, for code that must decrypt (SMTP, rotation). */
+export async function findMailboxRow(
+  db: Database,
+  idOrEmail: string,
+): Promise<Mailbox | undefined> {
+  const [row] = await db.select().from(mailboxes).where(mailboxSelector(idOrEmail)).limit(1);
+  return row;
+}
+
+export async function updateMailbox(
+  db: Database,
+  sealer: SecretSealer,
+  id: string,
+  changes: Partial<MailboxSettings>,
+): Promise<PublicMailbox> {
+  const { imapPassword, smtpPassword, ...plain } = changes;
+  const values: Partial<typeof mailboxes.$inferInsert> = { ...plain };
+  if (imapPassword !== undefined) values.imapPasswordEncrypted = sealer.encryptSecret(imapPassword);
+  if (smtpPassword !== undefined) values.smtpPasswordEncrypted = sealer.encryptSecret(smtpPassword);
+  if (Object.keys(values).length === 0)
+    throw new DatabaseError("invalid_argument", "Nothing to update.");
+  try {
+    const [row] = await db
+      .update(mailboxes)
+      .set(values)
+      .where(eq(mailboxes.id, id))
+      .returning(publicColumns);
+    if (row === undefined) throw new DatabaseError("invalid_argument", `No mailbox has id ${id}.`);
+    return toPublic(row);
+  } catch (error) {
+    if (error instanceof DatabaseError) throw error;
+    rethrowIntegrity(error, changes.email);
+  }
+}
+
+export interface MailboxDeletion {
+  mailbox: PublicMailbox;
+  /** Finished (sent, failed, bounced) message records removed with the mailbox. */
+  finishedMessagesDeleted: number;
+}
+
+/**
+ * Deletes a mailbox unless mail is still queued or processing for it. Finished message records
+ * go with it, in the same transaction; the mailbox row is locked first, so nothing can be
+ * enqueued for it in between (an enqueue's foreign-key check waits on that lock).
+ */
+export async function deleteMailbox(db: Database, id: string): Promise<MailboxDeletion> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .select(publicColumns)
+      .from(mailboxes)
+      .where(eq(mailboxes.id, id))
+      .for("update");
+    if (row === undefined) throw new DatabaseError("invalid_argument", `No mailbox has id ${id}.`);
+    const [active] = await tx
+      .select({ n: count() })
+      .from(outboundMessages)
+      .where(
+        and(
+          eq(outboundMessages.mailboxId, id),
+          inArray(outboundMessages.status, ["queued", "processing"]),
+        ),
+      );
+    if ((active?.n ?? 0) > 0) {
+      throw new DatabaseError(
+        "foreign_key_violation",
+        `Mailbox ${row.email} still has ${active!.n} queued or in-flight message(s); let them finish (or fail) before deleting it.`,
+      );
+    }
+    const finished = await tx
+      .delete(outboundMessages)
+      .where(eq(outboundMessages.mailboxId, id))
+      .returning({ id: outboundMessages.id });
+    await tx.delete(mailboxes).where(eq(mailboxes.id, id));
+    return { mailbox: toPublic(row), finishedMessagesDeleted: finished.length };
+  });
+}
+
+export async function countMessagesByStatus(
+  db: Database,
+  mailboxId: string,
+): Promise<Record<string, number>> {
+  const rows = await db
+    .select({ status: outboundMessages.status, n: count() })
+    .from(outboundMessages)
+    .where(eq(outboundMessages.mailboxId, mailboxId))
+    .groupBy(outboundMessages.status);
+  return Object.fromEntries(rows.map((row) => [row.status, row.n]));
+}
+
+export interface RotationReport {
+  mailboxes: number;
+  rewritten: number;
+}
+
+/** Ids of mailboxes with a secret that no configured key decrypts (rotation refuses then). */
+export async function undecryptableMailboxIds(
+  db: Database,
+  rotator: SecretRotator,
+): Promise<string[]> {
+  const failing: string[] = [];
+  let after = "00000000-0000-0000-0000-000000000000";
+  for (;;) {
+    const page = await db
+      .select({
+        id: mailboxes.id,
+        imap: mailboxes.imapPasswordEncrypted,
+        smtp: mailboxes.smtpPasswordEncrypted,
+      })
+      .from(mailboxes)
+      .where(gt(mailboxes.id, after))
+      .orderBy(asc(mailboxes.id))
+      .limit(500);
+    for (const row of page) {
+      try {
+        rotator.decrypt(row.imap);
+        rotator.decrypt(row.smtp);
+      } catch {
+        failing.push(row.id);
+      }
+    }
+    if (page.length < 500) return failing;
+    after = page[page.length - 1]!.id;
+  }
+}
+
+/**
+ * Re-encrypts every stored secret under the rotator's current key, `batchSize` mailboxes per
+ * transaction. Each committed batch is fully rewritten and every other row is untouched, so an
+ * interruption leaves only rows that the configured keys still decrypt. Idempotent: rows already
+ * under the current key are skipped and not counted.
+ */
+export async function rotateMailboxSecrets(
+  db: Database,
+  rotator: SecretRotator,
+  options: { batchSize?: number } = {},
+): Promise<RotationReport> {
+  const failing = await undecryptableMailboxIds(db, rotator);
+  if (failing.length > 0) {
+    throw new DatabaseError(
+      "invalid_argument",
+      `Refusing to rotate: no configured key decrypts the secrets of mailbox(es) ${failing.join(", ")}; add the key that encrypted them to FERNET_KEY.`,
+    );
+  }
+  const batchSize = options.batchSize ?? 200;
+  const report: RotationReport = { mailboxes: 0, rewritten: 0 };
+  let after = "00000000-0000-0000-0000-000000000000";
+  for (;;) {
+    const { seen, last, rewritten } = await db.transaction(async (tx) => {
+      const page = await tx
+        .select({
+          id: mailboxes.id,
+          imap: mailboxes.imapPasswordEncrypted,
+          smtp: mailboxes.smtpPasswordEncrypted,
+        })
+        .from(mailboxes)
+        .where(gt(mailboxes.id, after))
+        .orderBy(asc(mailboxes.id))
+        .limit(batchSize)
+        .for("update");
+      let changed = 0;
+      for (const row of page) {
+        const imap = rotator.needsRotation(row.imap) ? rotator.rotate(row.imap) : undefined;
+        const smtp = rotator.needsRotation(row.smtp) ? rotator.rotate(row.smtp) : undefined;
+        if (imap === undefined && smtp === undefined) continue;
+        await tx
+          .update(mailboxes)
+          .set({
+            ...(imap === undefined ? {} : { imapPasswordEncrypted: imap }),
+            ...(smtp === undefined ? {} : { smtpPasswordEncrypted: smtp }),
+          })
+          .where(eq(mailboxes.id, row.id));
+        changed += 1;
+      }
+      return { seen: page.length, last: page[page.length - 1]?.id, rewritten: changed };
+    });
+    report.mailboxes += seen;
+    report.rewritten += rewritten;
+    if (seen < batchSize || last === undefined) return report;
+    after = last;
+  }
+}
