@@ -22,7 +22,11 @@ export interface DatabaseHandle {
 
 export type DatabaseTarget =
   | { kind: "postgres"; url: string; maxConnections?: number }
-  | { kind: "pglite"; dataDir: string }
+  | {
+      kind: "pglite";
+      dataDir: string;
+      /** default 5 s (IMAP_PROXY_LOCK_WAIT_MS) */ lockWaitMs?: number;
+    }
   | { kind: "pglite-memory" };
 
 /** Default home of the embedded database and its generated key: `.data/` where you run. */
@@ -40,7 +44,14 @@ export function dataDirFromEnv(env: NodeJS.ProcessEnv = process.env): string {
 export function databaseTargetFromEnv(env: NodeJS.ProcessEnv = process.env): DatabaseTarget {
   const url = env.DATABASE_URL;
   if (url !== undefined && url !== "") return { kind: "postgres", url };
-  return { kind: "pglite", dataDir: dataDirFromEnv(env) };
+  const wait = Number(env.IMAP_PROXY_LOCK_WAIT_MS);
+  return {
+    kind: "pglite",
+    dataDir: dataDirFromEnv(env),
+    ...(Number.isFinite(wait) && wait >= 0 && env.IMAP_PROXY_LOCK_WAIT_MS
+      ? { lockWaitMs: wait }
+      : {}),
+  };
 }
 
 /** A URL safe to print: the password is replaced. */
@@ -67,7 +78,7 @@ export async function openDatabase(
     case "postgres":
       return openPostgres(target.url, target.maxConnections ?? 10);
     case "pglite":
-      return openPglite(target.dataDir, options.lockWaitMs ?? 5_000);
+      return openPglite(target.dataDir, options.lockWaitMs ?? target.lockWaitMs ?? 5_000);
     case "pglite-memory":
       return openPglite(undefined, 0);
   }

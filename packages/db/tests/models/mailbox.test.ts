@@ -155,12 +155,12 @@ describe("mailbox secrets", () => {
     const { db } = database;
     const keyring = Keyring.parse(FernetKey.generate());
     await createMailbox(db, keyring, settings({ email: "Dup@Example.org" }));
-    await expect(
-      createMailbox(db, keyring, settings({ email: "dup@example.ORG" })),
-    ).rejects.toMatchObject({
-      code: "unique_violation",
-      message: expect.stringMatching(/already exists/),
-    });
+    const error = await createMailbox(db, keyring, settings({ email: "dup@example.ORG" })).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DatabaseError);
+    expect((error as DatabaseError).code).toBe("unique_violation");
+    expect((error as DatabaseError).message).toMatch(/already exists/);
   });
 
   test("keys:rotate core: re-encrypts every secret, is idempotent, and refuses when a key is missing", async () => {

@@ -1,0 +1,118 @@
+import type { MailboxSettings, MailboxTlsMode } from "@imap-proxy/db";
+import { type Command, Option } from "commander";
+import { UsageError } from "../errors.ts";
+import type { Io } from "../io.ts";
+import { readSecret } from "../secrets.ts";
+import {
+  emailSchema,
+  hostSchema,
+  parseTlsMode,
+  portSchema,
+  secretSchema,
+  usernameSchema,
+  validateAll,
+} from "../validation.ts";
+
+/** Raw option values as commander hands them over (strings until validated). */
+export interface MailboxFlags {
+  email?: string;
+  imapHost?: string;
+  imapPort?: string;
+  imapUsername?: string;
+  imapPasswordFile?: string;
+  smtpHost?: string;
+  smtpPort?: string;
+  smtpUsername?: string;
+  smtpPasswordFile?: string;
+  smtpTlsMode?: string;
+  allowPortMismatch?: boolean;
+  imapPassword?: unknown;
+  smtpPassword?: unknown;
+}
+
+export function addMailboxFlags(command: Command): Command {
+  return command
+    .option("--email <address>", "the mailbox's email address (unique, case-insensitive)")
+    .option("--imap-host <host>", "IMAP server hostname or IP")
+    .option("--imap-port <port>", "IMAP port (default 993)")
+    .option("--imap-username <name>", "IMAP login")
+    .option(
+      "--imap-password-file <path>",
+      "read the IMAP password from a file ('-' = stdin); or set IMAP_PASSWORD",
+    )
+    .option("--smtp-host <host>", "SMTP server hostname or IP")
+    .option("--smtp-port <port>", "SMTP port (default 465 for implicit, 587 for starttls_required)")
+    .option("--smtp-username <name>", "SMTP login")
+    .option(
+      "--smtp-password-file <path>",
+      "read the SMTP password from a file ('-' = stdin); or set SMTP_PASSWORD",
+    )
+    .option("--smtp-tls-mode <mode>", "implicit | starttls_required (default starttls_required)")
+    .option("--allow-port-mismatch", "accept 465 with starttls_required, or 587/25 with implicit")
+    .addOption(new Option("--imap-password <value>").hideHelp())
+    .addOption(new Option("--smtp-password <value>").hideHelp());
+}
+
+/** Passwords on the command line leak into shell history and `ps`; refuse them outright. */
+export function refuseArgvSecrets(flags: MailboxFlags): void {
+  for (const [present, name] of [
+    [flags.imapPassword !== undefined, "IMAP"],
+    [flags.smtpPassword !== undefined, "SMTP"],
+  ] as const) {
+    if (present) {
+      throw new UsageError(
+        "secret_in_argv",
+        `Passwords are never taken from the command line; use ${name}_PASSWORD or --${name.toLowerCase()}-password-file.`,
+      );
+    }
+  }
+}
+
+/** Everything the flags and env give, validated; absent fields stay undefined. */
+export async function mailboxFieldsFromFlags(
+  flags: MailboxFlags,
+  io: Io,
+): Promise<Partial<MailboxSettings>> {
+  refuseArgvSecrets(flags);
+  // The mode goes through parseTlsMode before anything else, so a bad mode touches nothing.
+  const smtpTlsMode: MailboxTlsMode | undefined =
+    flags.smtpTlsMode === undefined ? undefined : parseTlsMode(flags.smtpTlsMode);
+  if (flags.imapPasswordFile === "-" && flags.smtpPasswordFile === "-") {
+    throw new UsageError(
+      "invalid_input",
+      "Only one of --imap-password-file and --smtp-password-file can read stdin.",
+    );
+  }
+  const imapPassword = await readSecret(
+    { variable: "IMAP_PASSWORD", file: flags.imapPasswordFile, flag: "--imap-password-file" },
+    io.env,
+    io.stdin,
+  );
+  const smtpPassword = await readSecret(
+    { variable: "SMTP_PASSWORD", file: flags.smtpPasswordFile, flag: "--smtp-password-file" },
+    io.env,
+    io.stdin,
+  );
+  const fields = validateAll<Omit<MailboxSettings, "smtpTlsMode">>({
+    email: { label: "--email", schema: emailSchema, value: flags.email },
+    imapHost: { label: "--imap-host", schema: hostSchema, value: flags.imapHost },
+    imapPort: { label: "--imap-port", schema: portSchema, value: flags.imapPort },
+    imapUsername: { label: "--imap-username", schema: usernameSchema, value: flags.imapUsername },
+    imapPassword: { label: "the IMAP password", schema: secretSchema, value: imapPassword },
+    smtpHost: { label: "--smtp-host", schema: hostSchema, value: flags.smtpHost },
+    smtpPort: { label: "--smtp-port", schema: portSchema, value: flags.smtpPort },
+    smtpUsername: { label: "--smtp-username", schema: usernameSchema, value: flags.smtpUsername },
+    smtpPassword: { label: "the SMTP password", schema: secretSchema, value: smtpPassword },
+  });
+  return { ...fields, ...(smtpTlsMode === undefined ? {} : { smtpTlsMode }) };
+}
+
+export const REQUIRED_FOR_CREATE: [keyof MailboxSettings, string][] = [
+  ["email", "--email"],
+  ["imapHost", "--imap-host"],
+  ["imapUsername", "--imap-username"],
+  ["imapPassword", "the IMAP password (IMAP_PASSWORD or --imap-password-file)"],
+  ["smtpHost", "--smtp-host"],
+  ["smtpUsername", "--smtp-username"],
+  ["smtpPassword", "the SMTP password (SMTP_PASSWORD or --smtp-password-file)"],
+];

@@ -1,0 +1,241 @@
+import {
+  type MailboxSettings,
+  createMailbox,
+  deleteMailbox,
+  getMailbox,
+  listMailboxes,
+  updateMailbox,
+} from "@imap-proxy/db";
+import type { Command } from "commander";
+import { CancelledError, UsageError } from "../errors.ts";
+import { type Io, writeJson, writeLine } from "../io.ts";
+import { promptsFor } from "../prompts/clack.ts";
+import { promptField } from "../prompts/fields.ts";
+import { askSmtpModeAndPort, promptMailboxSettings, summary } from "../prompts/mailbox.ts";
+import { keyringFor, withDatabase } from "../runtime.ts";
+import { defaultSmtpPort, portMismatch } from "../validation.ts";
+import {
+  type MailboxFlags,
+  REQUIRED_FOR_CREATE,
+  addMailboxFlags,
+  mailboxFieldsFromFlags,
+} from "./mailbox-flags.ts";
+import { type CommonFlags, addCommonFlags, canPrompt } from "./common.ts";
+
+type CreateFlags = MailboxFlags & CommonFlags;
+
+function refuseMismatch(
+  settings: Pick<MailboxSettings, "smtpTlsMode" | "smtpPort">,
+  allowed: boolean,
+): void {
+  const mismatch = portMismatch(settings.smtpTlsMode, settings.smtpPort);
+  if (mismatch !== undefined && !allowed) {
+    throw new UsageError(
+      "port_mode_mismatch",
+      `${mismatch}; pass --allow-port-mismatch if that is really right.`,
+    );
+  }
+}
+
+export async function runMailboxesCreate(flags: CreateFlags, io: Io): Promise<void> {
+  const known = await mailboxFieldsFromFlags(flags, io);
+  let settings: MailboxSettings;
+  if (canPrompt(io, flags)) {
+    settings = await promptMailboxSettings(promptsFor(io), known, {
+      allowPortMismatch: flags.allowPortMismatch === true,
+    });
+  } else {
+    const missing = REQUIRED_FOR_CREATE.filter(([field]) => known[field] === undefined).map(
+      ([, name]) => name,
+    );
+    if (missing.length > 0) {
+      throw new UsageError("missing_input", `Missing required input: ${missing.join(", ")}.`);
+    }
+    const smtpTlsMode = known.smtpTlsMode ?? "starttls_required";
+    settings = {
+      ...(known as Omit<MailboxSettings, "imapPort" | "smtpPort" | "smtpTlsMode">),
+      imapPort: known.imapPort ?? 993,
+      smtpTlsMode,
+      smtpPort: known.smtpPort ?? defaultSmtpPort(smtpTlsMode),
+    };
+    refuseMismatch(settings, flags.allowPortMismatch === true);
+  }
+  const keyring = keyringFor(io);
+  const mailbox = await withDatabase(io, ({ db }) => createMailbox(db, keyring, settings));
+  if (flags.json) writeJson(io, mailbox);
+  else writeLine(io.stdout, `Created mailbox ${mailbox.email} (id ${mailbox.id}).`);
+}
+
+export async function runMailboxesList(flags: CommonFlags, io: Io): Promise<void> {
+  const mailboxes = await withDatabase(io, ({ db }) => listMailboxes(db));
+  if (flags.json) return writeJson(io, mailboxes);
+  if (mailboxes.length === 0)
+    return writeLine(io.stdout, "No mailboxes yet; add one with `imap-proxy mailboxes:create`.");
+  for (const m of mailboxes) {
+    writeLine(
+      io.stdout,
+      `${m.id}  ${m.email}  imap ${m.imapHost}:${m.imapPort}  smtp ${m.smtpHost}:${m.smtpPort} ${m.smtpTlsMode}`,
+    );
+  }
+}
+
+export async function runMailboxesShow(
+  idOrEmail: string,
+  flags: CommonFlags,
+  io: Io,
+): Promise<void> {
+  const mailbox = await withDatabase(io, ({ db }) => getMailbox(db, idOrEmail));
+  if (flags.json) return writeJson(io, mailbox);
+  writeLine(
+    io.stdout,
+    `id             ${mailbox.id}\n${summary(mailbox)}\ncreated        ${mailbox.createdAt}\nupdated        ${mailbox.updatedAt}`,
+  );
+}
+
+const EDITABLE: { field: keyof MailboxSettings; label: string }[] = [
+  { field: "email", label: "Email" },
+  { field: "imapHost", label: "IMAP Host" },
+  { field: "imapPort", label: "IMAP Port" },
+  { field: "imapUsername", label: "IMAP Username" },
+  { field: "imapPassword", label: "IMAP Password" },
+  { field: "smtpHost", label: "SMTP Host" },
+  { field: "smtpTlsMode", label: "SMTP TLS Mode" },
+  { field: "smtpPort", label: "SMTP Port" },
+  { field: "smtpUsername", label: "SMTP Username" },
+  { field: "smtpPassword", label: "SMTP Password" },
+];
+
+export async function runMailboxesUpdate(
+  idOrEmail: string,
+  flags: CreateFlags,
+  io: Io,
+): Promise<void> {
+  const changes = await mailboxFieldsFromFlags(flags, io);
+  // Loaded only if a password changes: a non-secret edit needs no FERNET_KEY.
+  const sealer = { encryptSecret: (plaintext: string) => keyringFor(io).encryptSecret(plaintext) };
+  const updated = await withDatabase(io, async ({ db }) => {
+    const current = await getMailbox(db, idOrEmail);
+    if (Object.keys(changes).length === 0) {
+      if (!canPrompt(io, flags)) {
+        throw new UsageError(
+          "missing_input",
+          "Nothing to update: pass at least one field flag (see --help).",
+        );
+      }
+      Object.assign(changes, await promptUpdates(io, current, flags.allowPortMismatch === true));
+    }
+    if (changes.smtpTlsMode !== undefined || changes.smtpPort !== undefined) {
+      refuseMismatch(
+        {
+          smtpTlsMode: changes.smtpTlsMode ?? current.smtpTlsMode,
+          smtpPort: changes.smtpPort ?? current.smtpPort,
+        },
+        flags.allowPortMismatch === true || canPrompt(io, flags),
+      );
+    }
+    return updateMailbox(db, sealer, current.id, changes);
+  });
+  if (flags.json) writeJson(io, updated);
+  else writeLine(io.stdout, `Updated mailbox ${updated.email} (id ${updated.id}).`);
+}
+
+async function promptUpdates(
+  io: Io,
+  current: Awaited<ReturnType<typeof getMailbox>>,
+  allowPortMismatch: boolean,
+): Promise<Partial<MailboxSettings>> {
+  const prompts = promptsFor(io);
+  prompts.intro(`Update ${current.email}`);
+  const fields = await prompts.multiselect<keyof MailboxSettings>({
+    message: "Which settings change?",
+    options: EDITABLE.map(({ field, label }) => ({ value: field, label })),
+    required: true,
+  });
+  // Reuse the create flow's prompts for exactly the chosen fields, current values as answers for the rest.
+  const changes: Partial<MailboxSettings> = {};
+  for (const field of fields.filter((f) => f !== "smtpTlsMode" && f !== "smtpPort")) {
+    Object.assign(changes, { [field]: await promptField(prompts, field, current) });
+  }
+  if (fields.includes("smtpTlsMode") || fields.includes("smtpPort")) {
+    const { mode, port } = await askSmtpModeAndPort(
+      prompts,
+      {
+        mode: fields.includes("smtpTlsMode") ? undefined : current.smtpTlsMode,
+        port: fields.includes("smtpPort") ? undefined : current.smtpPort,
+      },
+      allowPortMismatch,
+    );
+    changes.smtpTlsMode = mode;
+    changes.smtpPort = port;
+  }
+  if (!(await prompts.confirm({ message: "Save these changes?", initialValue: true })))
+    throw new CancelledError();
+  return changes;
+}
+
+export async function runMailboxesDelete(
+  idOrEmail: string,
+  flags: CommonFlags & { yes?: boolean },
+  io: Io,
+): Promise<void> {
+  const result = await withDatabase(io, async ({ db }) => {
+    const mailbox = await getMailbox(db, idOrEmail);
+    if (!flags.yes) {
+      if (!canPrompt(io, flags))
+        throw new UsageError("confirmation_required", "Deleting needs confirmation: pass --yes.");
+      const sure = await promptsFor(io).confirm({
+        message: `Delete ${mailbox.email} and its finished message records? Queued mail blocks deletion.`,
+        initialValue: false,
+      });
+      if (!sure) throw new CancelledError();
+    }
+    return deleteMailbox(db, mailbox.id);
+  });
+  if (flags.json)
+    writeJson(io, {
+      deleted: result.mailbox,
+      finishedMessagesDeleted: result.finishedMessagesDeleted,
+    });
+  else
+    writeLine(
+      io.stdout,
+      `Deleted mailbox ${result.mailbox.email} (id ${result.mailbox.id}) and ${result.finishedMessagesDeleted} finished message record(s).`,
+    );
+}
+
+export function registerMailboxCommands(program: Command, io: Io): void {
+  addCommonFlags(
+    addMailboxFlags(
+      program
+        .command("mailboxes:create")
+        .description("register a mailbox (prompts in a terminal; flags in scripts)"),
+    ),
+  ).action((flags: CreateFlags) => runMailboxesCreate(flags, io));
+
+  addCommonFlags(
+    program.command("mailboxes:list").description("list mailboxes (never passwords)"),
+  ).action((flags: CommonFlags) => runMailboxesList(flags, io));
+
+  addCommonFlags(
+    program.command("mailboxes:show").description("show one mailbox").argument("<id|email>"),
+  ).action((idOrEmail: string, flags: CommonFlags) => runMailboxesShow(idOrEmail, flags, io));
+
+  addCommonFlags(
+    addMailboxFlags(
+      program
+        .command("mailboxes:update")
+        .description("change IMAP or SMTP settings, passwords included")
+        .argument("<id|email>"),
+    ),
+  ).action((idOrEmail: string, flags: CreateFlags) => runMailboxesUpdate(idOrEmail, flags, io));
+
+  addCommonFlags(
+    program
+      .command("mailboxes:delete")
+      .description("delete a mailbox; refused while mail is queued or in flight")
+      .argument("<id|email>")
+      .option("-y, --yes", "do not ask for confirmation"),
+  ).action((idOrEmail: string, flags: CommonFlags & { yes?: boolean }) =>
+    runMailboxesDelete(idOrEmail, flags, io),
+  );
+}

@@ -1,0 +1,72 @@
+import { Command, CommanderError } from "commander";
+import { registerDbCommands } from "./commands/db.ts";
+import { registerKeyCommands } from "./commands/keys.ts";
+import { registerMailboxCommands } from "./commands/mailboxes.ts";
+import { registerTokenCommands } from "./commands/tokens.ts";
+import { EXIT_FAILURE, EXIT_USAGE, isOperatorError } from "./errors.ts";
+import { type Io, processIo, writeLine } from "./io.ts";
+
+const ENVIRONMENT_HELP = `
+Environment:
+  DATABASE_URL          Postgres URL; unset = the embedded database (PGlite) in IMAP_PROXY_DATA_DIR
+  IMAP_PROXY_DATA_DIR   embedded database and its generated key (default: ./.data where you run)
+  FERNET_KEY            Fernet key(s) for stored passwords, comma-separated: first encrypts, any decrypts
+                        (required with DATABASE_URL; generated into the data directory otherwise)
+  JWT_SECRET            HS256 signing secret for tokens:issue (at least 32 bytes)
+  JWT_ALGORITHM, JWT_PRIVATE_KEY_FILE, JWT_KEY_ID, JWT_PUBLIC_JWKS_FILE, JWT_ISSUER, JWT_AUDIENCE
+  IMAP_PASSWORD, SMTP_PASSWORD   mailbox passwords for scripts (never pass them as flags)
+  CI                    when set, never prompt
+
+Without a terminal (or with --no-input) nothing is prompted: give every field as a flag.`;
+
+export function buildProgram(io: Io): Command {
+  const program = new Command()
+    .name("imap-proxy")
+    .description("Operate imap-proxy: mailboxes, keys, tokens and the database.")
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      // Commander's own usage errors: one line, no help dump.
+      outputError: (text) => io.stderr.write(text.split("\n")[0] + "\n"),
+    });
+  registerMailboxCommands(program, io);
+  registerKeyCommands(program, io);
+  registerTokenCommands(program, io);
+  registerDbCommands(program, io);
+  program.addHelpText("after", ENVIRONMENT_HELP);
+  for (const command of program.commands) {
+    command
+      .exitOverride()
+      .configureOutput(program.configureOutput())
+      .addHelpText("after", ENVIRONMENT_HELP);
+  }
+  return program;
+}
+
+/** Runs one command line and returns the exit code; errors become one line on stderr. */
+export async function runCli(argv: readonly string[], io: Io = processIo()): Promise<number> {
+  const debug = argv.includes("--debug");
+  try {
+    await buildProgram(io).parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit through here too, with code 0.
+      return error.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    if (isOperatorError(error)) {
+      writeLine(io.stderr, error.code === "cancelled" ? "Cancelled" : `error: ${error.message}`);
+      if (debug && error.stack) writeLine(io.stderr, error.stack);
+      return (error as { exitCode?: number }).exitCode ?? EXIT_FAILURE;
+    }
+    // Unexpected: a generic line. Raw driver messages can embed query parameters (ciphertexts).
+    writeLine(
+      io.stderr,
+      `error: unexpected failure (${(error as Error)?.name ?? "unknown"}); rerun with --debug for details.`,
+    );
+    if (debug) writeLine(io.stderr, String((error as Error)?.stack ?? error));
+    return EXIT_FAILURE;
+  }
+}
