@@ -1,12 +1,17 @@
 // Bundles the CLI into one ESM file so start-up costs one module load, not a TypeScript
 // compile (tsx adds ~0.2 s per run). PGlite stays external: it loads its WebAssembly and data
 // files relative to its own module.
-import { chmod } from "node:fs/promises";
+import { chmod, rm } from "node:fs/promises";
 import { build } from "esbuild";
 
+await rm("dist", { recursive: true, force: true });
 await build({
   entryPoints: ["src/main.ts"],
-  outfile: "dist/imap-proxy.js",
+  entryNames: "imap-proxy",
+  outdir: "dist",
+  // Each command's implementation is its own chunk, loaded only when that command runs.
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
   bundle: true,
   platform: "node",
   target: "node20",
@@ -14,6 +19,7 @@ await build({
   external: ["@electric-sql/pglite"],
   sourcemap: "linked",
   legalComments: "none",
+  minify: true,
   logLevel: "warning",
   banner: {
     // CommonJS dependencies (proper-lockfile) call require(); give the ESM bundle one.

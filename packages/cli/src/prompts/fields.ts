@@ -1,5 +1,5 @@
 import type { MailboxSettings, PublicMailbox } from "@imap-proxy/db";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import {
   emailSchema,
   hostSchema,
@@ -10,7 +10,9 @@ import {
 } from "../validation.ts";
 import type { Prompts } from "./clack.ts";
 
-const TEXT_FIELDS: Partial<Record<keyof MailboxSettings, { label: string; schema: z.ZodType }>> = {
+const TEXT_FIELDS: Partial<
+  Record<keyof MailboxSettings, { label: string; schema: z.ZodMiniType }>
+> = {
   email: { label: "Email", schema: emailSchema },
   imapHost: { label: "IMAP Host", schema: hostSchema },
   imapPort: { label: "IMAP Port", schema: portSchema },

@@ -12,7 +12,7 @@ import {
   secretSchema,
   usernameSchema,
 } from "../validation.ts";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import type { Prompts } from "./clack.ts";
 
 const HIDDEN = "•••••••• (hidden)";
@@ -35,7 +35,7 @@ async function askWithDefault(
   prompts: Prompts,
   message: string,
   fallback: string,
-  schema: z.ZodType,
+  schema: z.ZodMiniType,
 ) {
   const answer = await prompts.text({
     message,

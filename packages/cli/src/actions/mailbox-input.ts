@@ -1,5 +1,4 @@
 import type { MailboxSettings, MailboxTlsMode } from "@imap-proxy/db";
-import { type Command, Option } from "commander";
 import { UsageError } from "../errors.ts";
 import type { Io } from "../io.ts";
 import { readSecret } from "../secrets.ts";
@@ -28,29 +27,6 @@ export interface MailboxFlags {
   allowPortMismatch?: boolean;
   imapPassword?: unknown;
   smtpPassword?: unknown;
-}
-
-export function addMailboxFlags(command: Command): Command {
-  return command
-    .option("--email <address>", "the mailbox's email address (unique, case-insensitive)")
-    .option("--imap-host <host>", "IMAP server hostname or IP")
-    .option("--imap-port <port>", "IMAP port (default 993)")
-    .option("--imap-username <name>", "IMAP login")
-    .option(
-      "--imap-password-file <path>",
-      "read the IMAP password from a file ('-' = stdin); or set IMAP_PASSWORD",
-    )
-    .option("--smtp-host <host>", "SMTP server hostname or IP")
-    .option("--smtp-port <port>", "SMTP port (default 465 for implicit, 587 for starttls_required)")
-    .option("--smtp-username <name>", "SMTP login")
-    .option(
-      "--smtp-password-file <path>",
-      "read the SMTP password from a file ('-' = stdin); or set SMTP_PASSWORD",
-    )
-    .option("--smtp-tls-mode <mode>", "implicit | starttls_required (default starttls_required)")
-    .option("--allow-port-mismatch", "accept 465 with starttls_required, or 587/25 with implicit")
-    .addOption(new Option("--imap-password <value>").hideHelp())
-    .addOption(new Option("--smtp-password <value>").hideHelp());
 }
 
 /** Passwords on the command line leak into shell history and `ps`; refuse them outright. */

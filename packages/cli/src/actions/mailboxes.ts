@@ -6,7 +6,6 @@ import {
   listMailboxes,
   updateMailbox,
 } from "@imap-proxy/db";
-import type { Command } from "commander";
 import { CancelledError, UsageError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { promptsFor } from "../prompts/clack.ts";
@@ -14,13 +13,8 @@ import { promptField } from "../prompts/fields.ts";
 import { askSmtpModeAndPort, promptMailboxSettings, summary } from "../prompts/mailbox.ts";
 import { keyringFor, withDatabase } from "../runtime.ts";
 import { defaultSmtpPort, portMismatch } from "../validation.ts";
-import {
-  type MailboxFlags,
-  REQUIRED_FOR_CREATE,
-  addMailboxFlags,
-  mailboxFieldsFromFlags,
-} from "./mailbox-flags.ts";
-import { type CommonFlags, addCommonFlags, canPrompt } from "./common.ts";
+import { type MailboxFlags, REQUIRED_FOR_CREATE, mailboxFieldsFromFlags } from "./mailbox-input.ts";
+import { type CommonFlags, canPrompt } from "./common.ts";
 
 type CreateFlags = MailboxFlags & CommonFlags;
 
@@ -201,41 +195,4 @@ export async function runMailboxesDelete(
       io.stdout,
       `Deleted mailbox ${result.mailbox.email} (id ${result.mailbox.id}) and ${result.finishedMessagesDeleted} finished message record(s).`,
     );
-}
-
-export function registerMailboxCommands(program: Command, io: Io): void {
-  addCommonFlags(
-    addMailboxFlags(
-      program
-        .command("mailboxes:create")
-        .description("register a mailbox (prompts in a terminal; flags in scripts)"),
-    ),
-  ).action((flags: CreateFlags) => runMailboxesCreate(flags, io));
-
-  addCommonFlags(
-    program.command("mailboxes:list").description("list mailboxes (never passwords)"),
-  ).action((flags: CommonFlags) => runMailboxesList(flags, io));
-
-  addCommonFlags(
-    program.command("mailboxes:show").description("show one mailbox").argument("<id|email>"),
-  ).action((idOrEmail: string, flags: CommonFlags) => runMailboxesShow(idOrEmail, flags, io));
-
-  addCommonFlags(
-    addMailboxFlags(
-      program
-        .command("mailboxes:update")
-        .description("change IMAP or SMTP settings, passwords included")
-        .argument("<id|email>"),
-    ),
-  ).action((idOrEmail: string, flags: CreateFlags) => runMailboxesUpdate(idOrEmail, flags, io));
-
-  addCommonFlags(
-    program
-      .command("mailboxes:delete")
-      .description("delete a mailbox; refused while mail is queued or in flight")
-      .argument("<id|email>")
-      .option("-y, --yes", "do not ask for confirmation"),
-  ).action((idOrEmail: string, flags: CommonFlags & { yes?: boolean }) =>
-    runMailboxesDelete(idOrEmail, flags, io),
-  );
 }

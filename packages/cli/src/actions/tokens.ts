@@ -6,14 +6,13 @@ import {
   signerFromEnv,
 } from "@imap-proxy/auth";
 import { getMailbox, listMailboxes } from "@imap-proxy/db";
-import type { Command } from "commander";
 import { UsageError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { promptsFor } from "../prompts/clack.ts";
 import { withDatabase } from "../runtime.ts";
-import { type CommonFlags, addCommonFlags, canPrompt } from "./common.ts";
+import { type CommonFlags, canPrompt } from "./common.ts";
 
-interface IssueFlags extends CommonFlags {
+export interface IssueFlags extends CommonFlags {
   mailbox?: string;
   permission?: string[];
   expiresIn?: string;
@@ -73,22 +72,4 @@ export async function runTokensIssue(flags: IssueFlags, io: Io): Promise<void> {
   });
   if (flags.json) writeJson(io, issued);
   else writeLine(io.stdout, issued.token);
-}
-
-export function registerTokenCommands(program: Command, io: Io): void {
-  addCommonFlags(
-    program
-      .command("tokens:issue")
-      .description("issue a JWT granting permissions on one mailbox (needs JWT_SECRET)")
-      .option("--mailbox <id|email>", "the mailbox the token is for")
-      .option(
-        "--permission <name>",
-        `a permission to grant, repeatable: ${PERMISSION_NAMES.join(", ")}`,
-        (value: string, previous: string[] = []) => [...previous, value],
-      )
-      .option(
-        "--expires-in <duration>",
-        "lifetime such as 15m, 24h, 30d (default 1h, at most 90d)",
-      ),
-  ).action((flags: IssueFlags) => runTokensIssue(flags, io));
 }
