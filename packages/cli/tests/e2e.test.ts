@@ -585,9 +585,12 @@ describe.runIf(process.env.DATABASE_URL)("a Postgres database is never migrated 
       const env = { ...world.env, DATABASE_URL: empty.url };
       const refused = await runBuiltCli(["mailboxes:list"], env);
       expect(refused.code).toBe(1);
-      expectOneLineError(refused, /missing 2 migration\(s\); run `imap-proxy db:migrate`/);
+      expectOneLineError(refused, /missing \d+ migration\(s\); run `imap-proxy db:migrate`/);
       const migrated = await runBuiltCli(["db:migrate", "--json"], env);
-      expect(JSON.parse(migrated.stdout)).toMatchObject({ applied: 2 });
+      const { applied } = JSON.parse(migrated.stdout) as { applied: number };
+      expect(applied).toBeGreaterThanOrEqual(4);
+      const again = await runBuiltCli(["db:migrate", "--json"], env);
+      expect(JSON.parse(again.stdout)).toMatchObject({ applied: 0 });
       expect((await runBuiltCli(["mailboxes:list", "--json"], env)).stdout.trim()).toBe("[]");
     } finally {
       await empty.close();

@@ -83,6 +83,10 @@ export const outboundMessages = pgTable(
     clickedAt: timestamptz("clicked_at"),
     /** Append-only, one line per failed attempt; never holds a secret. */
     errorLog: text("error_log"),
+    /** Set by the caller to make enqueueing safe to repeat; unique per mailbox. */
+    idempotencyKey: text("idempotency_key"),
+    /** Who holds the lease while `processing`; with `attempts` it fences late finishers. */
+    leaseOwner: text("lease_owner"),
     ...auditTimestamps,
   },
   () => [
@@ -116,6 +120,13 @@ export const outboundMessages = pgTable(
       .on(sql`"processing_started_at"`)
       .where(sql`"status" = 'processing'`),
     index("outbound_messages_mailbox_id_idx").on(sql`"mailbox_id"`),
+    uniqueIndex("outbound_messages_idempotency_key")
+      .on(sql`"mailbox_id"`, sql`"idempotency_key"`)
+      .where(sql`"idempotency_key" IS NOT NULL`),
+    check(
+      "outbound_messages_lease_owner_iff_processing",
+      sql`("status" = 'processing') = ("lease_owner" IS NOT NULL)`,
+    ),
   ],
 );
 

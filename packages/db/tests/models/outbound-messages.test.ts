@@ -87,9 +87,12 @@ describe("outbound_messages", () => {
     expect(await expectRejected(db, messageInsert({ status: "delivered" }))).toBe("22P02");
     // Impossible states.
     expect(await expectRejected(db, messageInsert({ attempts: -1 }))).toBe("23514");
-    expect(await expectRejected(db, messageInsert({ status: "processing", attempts: 1 }))).toBe(
-      "23514",
-    );
+    expect(
+      await expectRejected(
+        db,
+        messageInsert({ status: "processing", attempts: 1, lease_owner: "w" }),
+      ),
+    ).toBe("23514");
     expect(
       await expectRejected(
         db,
@@ -124,7 +127,12 @@ describe("outbound_messages", () => {
     // Valid non-default states are accepted.
     const now = new Date().toISOString();
     await db.execute(
-      messageInsert({ status: "processing", attempts: 1, processing_started_at: now }),
+      messageInsert({
+        status: "processing",
+        attempts: 1,
+        processing_started_at: now,
+        lease_owner: "w",
+      }),
     );
     await db.execute(messageInsert({ status: "sent", attempts: 1, sent_at: now, opened_at: now }));
     await db.execute(messageInsert({ status: "failed", attempts: 5 }));

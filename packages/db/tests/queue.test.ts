@@ -1,0 +1,388 @@
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { type Database, DatabaseError, openDatabase, rowsOf } from "../src/index.ts";
+import {
+  type ClaimedMessage,
+  type RetryPolicy,
+  claim,
+  enqueue,
+  errorLogLine,
+  markBounced,
+  markFailed,
+  markFailedMany,
+  markSent,
+  markSentMany,
+  recoverStale,
+  retryDelayMs,
+} from "../src/queue.ts";
+import { openTestDatabase, type TestDatabase } from "../src/testing.ts";
+import { mailboxInsert } from "./helpers.ts";
+
+let database: TestDatabase;
+let db: Database;
+
+beforeAll(async () => {
+  database = await openTestDatabase();
+  db = database.db;
+});
+afterAll(async () => {
+  await database?.close();
+});
+
+async function newMailbox(): Promise<string> {
+  return rowsOf<{ id: string }>(await db.execute(mailboxInsert()))[0]!.id;
+}
+
+async function statusOf(id: string) {
+  return rowsOf<{
+    status: string;
+    attempts: number;
+    next_retry_at: unknown;
+    error_log: string | null;
+    lease_owner: string | null;
+  }>(
+    await db.execute(
+      sql`SELECT status, attempts, next_retry_at, error_log, lease_owner FROM outbound_messages WHERE id = ${id}`,
+    ),
+  )[0]!;
+}
+
+/** Parks everything still queued far in the future so each test starts from an empty queue. */
+async function drain() {
+  await db.execute(
+    sql`UPDATE outbound_messages SET next_retry_at = '9999-12-31' WHERE status = 'queued'`,
+  );
+}
+
+const clockAt = (iso: string) => ({ now: () => new Date(iso), random: () => 0.5 });
+
+describe("enqueue", () => {
+  test("one or many in one call; idempotency keys return the existing row", async () => {
+    await drain();
+    const mailboxId = await newMailbox();
+    const [single] = await enqueue(db, mailboxId, {
+      recipientEmail: "a@example.net",
+      subject: "one",
+    });
+    expect(single).toMatchObject({
+      created: true,
+      message: { status: "queued", attempts: 0, subject: "one" },
+    });
+
+    const batch = await enqueue(db, mailboxId, [
+      { recipientEmail: "b@example.net", subject: "two", idempotencyKey: "k-2" },
+      { recipientEmail: "c@example.net", subject: "three" },
+      { recipientEmail: "b@example.net", subject: "two again", idempotencyKey: "k-2" },
+    ]);
+    expect(batch.map((r) => r.message.subject)).toEqual(["two", "three", "two"]);
+    expect(batch[0]!.message.id).toBe(batch[2]!.message.id);
+
+    const again = await enqueue(db, mailboxId, [
+      { recipientEmail: "x@example.net", subject: "other", idempotencyKey: "k-2" },
+      { recipientEmail: "d@example.net", subject: "four", idempotencyKey: "k-4" },
+    ]);
+    expect(again.map((r) => r.created)).toEqual([false, true]);
+    expect(again[0]!.message.id).toBe(batch[0]!.message.id);
+    expect(again[0]!.message.subject).toBe("two");
+
+    // The same key under another mailbox is another message.
+    const otherMailbox = await newMailbox();
+    const [elsewhere] = await enqueue(db, otherMailbox, {
+      recipientEmail: "e@example.net",
+      subject: "x",
+      idempotencyKey: "k-2",
+    });
+    expect(elsewhere!.created).toBe(true);
+    const total = rowsOf<{ n: number }>(
+      await db.execute(
+        sql`SELECT count(*)::int AS n FROM outbound_messages WHERE idempotency_key = 'k-2'`,
+      ),
+    )[0]!.n;
+    expect(total).toBe(2);
+  });
+});
+
+describe("claim and finish", () => {
+  test("claims due rows oldest first, sets the lease, and only the lease holder finishes", async () => {
+    await drain();
+    const mailboxId = await newMailbox();
+    const ids: string[] = [];
+    for (const subject of ["first", "second", "third"]) {
+      ids.push(
+        (await enqueue(db, mailboxId, { recipientEmail: "a@example.net", subject }))[0]!.message.id,
+      );
+    }
+    const claimed = await claim(db, { limit: 2, owner: "worker-a" });
+    expect(claimed.map((m) => m.subject).sort()).toEqual(["first", "second"]);
+    for (const message of claimed) {
+      expect(message.lease).toEqual({ id: message.id, owner: "worker-a", attempt: 1 });
+      expect(await statusOf(message.id)).toMatchObject({
+        status: "processing",
+        attempts: 1,
+        lease_owner: "worker-a",
+      });
+    }
+    // Another owner cannot finish worker-a's rows; a wrong attempt number cannot either.
+    await expect(markSent(db, { ...claimed[0]!.lease, owner: "worker-b" })).rejects.toMatchObject({
+      code: "lease_lost",
+    });
+    await expect(markSent(db, { ...claimed[0]!.lease, attempt: 2 })).rejects.toBeInstanceOf(
+      DatabaseError,
+    );
+    await markSent(db, claimed[0]!.lease);
+    expect((await statusOf(claimed[0]!.id)).status).toBe("sent");
+    await markBounced(db, claimed[1]!.lease);
+    expect((await statusOf(claimed[1]!.id)).status).toBe("bounced");
+    // Finishing twice is refused: the lease ended.
+    await expect(markSent(db, claimed[0]!.lease)).rejects.toMatchObject({ code: "lease_lost" });
+
+    const rest = await claim(db, { limit: 10, owner: "worker-b" });
+    expect(rest.map((m) => m.subject)).toEqual(["third"]);
+    const batch = await markSentMany(db, [
+      rest[0]!.lease,
+      { id: ids[0]!, owner: "worker-b", attempt: 1 },
+    ]);
+    expect(batch).toEqual({ finished: [rest[0]!.id], rejected: [ids[0]] });
+    expect(await claim(db, { limit: 10, owner: "worker-c" })).toEqual([]);
+  });
+
+  test("retry schedule with backoff and jitter, then the maximum-attempts cut-off", async () => {
+    await drain();
+    const policy: RetryPolicy = {
+      maxAttempts: 3,
+      baseDelayMs: 60_000,
+      maxDelayMs: 3_600_000,
+      jitter: 0.5,
+    };
+    expect(retryDelayMs(1, policy, () => 0)).toBe(60_000);
+    expect(retryDelayMs(2, policy, () => 0)).toBe(120_000);
+    expect(retryDelayMs(3, policy, () => 1)).toBe(120_000); // 240 s halved by full jitter
+    expect(retryDelayMs(20, policy, () => 0)).toBe(3_600_000);
+
+    const mailboxId = await newMailbox();
+    const message = (
+      await enqueue(db, mailboxId, { recipientEmail: "a@example.net", subject: "retry me" })
+    )[0]!.message;
+    let clock = clockAt("2030-01-01T00:00:00.000Z");
+
+    // Attempt 1 fails: due again after 60 s × (1 − 0.5 × 0.5) = 45 s.
+    let [claimed] = (await claim(db, { limit: 1, owner: "w", clock })) as [ClaimedMessage];
+    expect(claimed.id).toBe(message.id);
+    await markFailed(db, claimed.lease, "421 try later\nsecond line", policy, clock);
+    let row = await statusOf(message.id);
+    expect(row.status).toBe("queued");
+    expect(new Date(row.next_retry_at as string).toISOString()).toBe("2030-01-01T00:00:45.000Z");
+    expect(
+      await claim(db, { limit: 1, owner: "w", clock: clockAt("2030-01-01T00:00:44.999Z") }),
+    ).toEqual([]);
+
+    // Attempt 2 fails at 00:01:00: due after 120 s × 0.75 = 90 s.
+    clock = clockAt("2030-01-01T00:01:00.000Z");
+    [claimed] = (await claim(db, { limit: 1, owner: "w", clock })) as [ClaimedMessage];
+    expect(claimed.attempts).toBe(2);
+    await markFailed(db, claimed.lease, "421 again", policy, clock);
+    row = await statusOf(message.id);
+    expect(new Date(row.next_retry_at as string).toISOString()).toBe("2030-01-01T00:02:30.000Z");
+
+    // Attempt 3 is the last.
+    clock = clockAt("2030-01-01T00:03:00.000Z");
+    [claimed] = (await claim(db, { limit: 1, owner: "w", clock })) as [ClaimedMessage];
+    await markFailed(db, claimed.lease, "550 no such user", policy, clock);
+    row = await statusOf(message.id);
+    expect(row).toMatchObject({
+      status: "failed",
+      attempts: 3,
+      next_retry_at: null,
+      lease_owner: null,
+    });
+    expect(row.error_log).toBe(
+      errorLogLine(new Date("2030-01-01T00:00:00.000Z"), 1, "421 try later second line") +
+        errorLogLine(new Date("2030-01-01T00:01:00.000Z"), 2, "421 again") +
+        errorLogLine(new Date("2030-01-01T00:03:00.000Z"), 3, "550 no such user"),
+    );
+    expect(row.error_log!.split("\n")[0]).toBe(
+      "2030-01-01T00:00:00.000Z attempt 1: 421 try later second line",
+    );
+    expect(
+      await claim(db, { limit: 1, owner: "w", clock: clockAt("2031-01-01T00:00:00.000Z") }),
+    ).toEqual([]);
+  });
+
+  test("crash recovery: a stale lease is recovered, claimed again and sent once; the late owner is refused", async () => {
+    await drain();
+    const mailboxId = await newMailbox();
+    const message = (
+      await enqueue(db, mailboxId, { recipientEmail: "a@example.net", subject: "crash" })
+    )[0]!.message;
+    const t0 = clockAt("2030-02-01T00:00:00.000Z");
+    const [first] = (await claim(db, { limit: 1, owner: "crashed-worker", clock: t0 })) as [
+      ClaimedMessage,
+    ];
+    // The worker dies. Before the lease is old, nothing is recovered.
+    expect(
+      await recoverStale(db, { olderThanMs: 300_000, clock: clockAt("2030-02-01T00:04:59.000Z") }),
+    ).toEqual({ requeued: [], failed: [] });
+    const recovered = await recoverStale(db, {
+      olderThanMs: 300_000,
+      clock: clockAt("2030-02-01T00:05:01.000Z"),
+    });
+    expect(recovered).toEqual({ requeued: [message.id], failed: [] });
+    expect((await statusOf(message.id)).error_log).toMatch(
+      /attempt 1: lease of crashed-worker expired/,
+    );
+
+    const [second] = (await claim(db, {
+      limit: 1,
+      owner: "healthy-worker",
+      clock: clockAt("2030-02-01T00:05:02.000Z"),
+    })) as [ClaimedMessage];
+    expect(second).toMatchObject({ id: message.id, attempts: 2 });
+    // The first worker comes back to life: its lease is gone.
+    await expect(markSent(db, first.lease)).rejects.toMatchObject({ code: "lease_lost" });
+    await markSent(db, second.lease);
+    expect(await statusOf(message.id)).toMatchObject({ status: "sent", attempts: 2 });
+    await expect(markSent(db, first.lease)).rejects.toMatchObject({ code: "lease_lost" });
+
+    // Recovery after the last attempt fails the row instead of retrying it forever.
+    const last = (
+      await enqueue(db, mailboxId, { recipientEmail: "b@example.net", subject: "doomed" })
+    )[0]!.message;
+    await db.execute(sql`UPDATE outbound_messages SET attempts = 4 WHERE id = ${last.id}`);
+    await claim(db, { limit: 1, owner: "w", clock: t0 });
+    expect(
+      await recoverStale(db, {
+        olderThanMs: 1000,
+        maxAttempts: 5,
+        clock: clockAt("2030-02-02T00:00:00.000Z"),
+      }),
+    ).toEqual({ requeued: [], failed: [last.id] });
+  });
+
+  test("batch failure and finishing in one round trip each", async () => {
+    await drain();
+    const mailboxId = await newMailbox();
+    await enqueue(
+      db,
+      mailboxId,
+      Array.from({ length: 6 }, (_, i) => ({ recipientEmail: "a@example.net", subject: `m${i}` })),
+    );
+    const claimed = await claim(db, { limit: 6, owner: "w" });
+    expect(claimed).toHaveLength(6);
+    const failed = await markFailedMany(
+      db,
+      claimed.slice(0, 3).map((m) => ({ ...m.lease, error: "timeout" })),
+    );
+    expect(failed.finished.sort()).toEqual(
+      claimed
+        .slice(0, 3)
+        .map((m) => m.id)
+        .sort(),
+    );
+    const sent = await markSentMany(
+      db,
+      claimed.slice(3).map((m) => m.lease),
+    );
+    expect(sent.rejected).toEqual([]);
+    const counts = rowsOf<{ status: string; n: number }>(
+      await db.execute(
+        sql`SELECT status, count(*)::int AS n FROM outbound_messages WHERE mailbox_id = ${mailboxId} GROUP BY status ORDER BY status`,
+      ),
+    );
+    expect(counts).toEqual([
+      { status: "queued", n: 3 },
+      { status: "sent", n: 3 },
+    ]);
+  });
+
+  test("the database refuses status changes outside the state machine, from any writer", async () => {
+    const mailboxId = await newMailbox();
+    const message = (
+      await enqueue(db, mailboxId, { recipientEmail: "a@example.net", subject: "sm" })
+    )[0]!.message;
+    const attempt = (query: ReturnType<typeof sql>) =>
+      db.execute(query).then(
+        () => "accepted",
+        () => "rejected",
+      );
+    expect(
+      await attempt(
+        sql`UPDATE outbound_messages SET status = 'sent', attempts = 1, sent_at = now() WHERE id = ${message.id}`,
+      ),
+    ).toBe("rejected");
+    expect(
+      await attempt(sql`UPDATE outbound_messages SET status = 'bounced' WHERE id = ${message.id}`),
+    ).toBe("rejected");
+    expect(
+      await attempt(sql`UPDATE outbound_messages SET status = 'failed' WHERE id = ${message.id}`),
+    ).toBe("rejected");
+    expect(
+      await attempt(
+        sql`UPDATE outbound_messages SET subject = 'still queued' WHERE id = ${message.id}`,
+      ),
+    ).toBe("accepted");
+    expect((await statusOf(message.id)).status).toBe("queued");
+  });
+});
+
+/** Many workers over separate connections (Postgres) or one shared PGlite connection. */
+describe("exactly-once claiming under concurrency", () => {
+  const postgresUrl = process.env.DATABASE_URL ? database?.url : undefined;
+  const messages = process.env.DATABASE_URL ? 10_000 : 1_000;
+  const workers = 16;
+
+  test(`${messages} messages, ${workers} concurrent claimers: each claimed once, none lost, all sent`, async () => {
+    await drain();
+    const mailboxId = await newMailbox();
+    for (let offset = 0; offset < messages; offset += 1000) {
+      await enqueue(
+        db,
+        mailboxId,
+        Array.from({ length: Math.min(1000, messages - offset) }, (_, i) => ({
+          recipientEmail: "bulk@example.net",
+          subject: `bulk ${offset + i}`,
+        })),
+      );
+    }
+    const url = database.url ?? postgresUrl;
+    const handles = url
+      ? await Promise.all(
+          Array.from({ length: workers }, () =>
+            openDatabase({ kind: "postgres", url, maxConnections: 1 }),
+          ),
+        )
+      : [];
+    const claimedBy = new Map<string, number>();
+    let duplicates = 0;
+    try {
+      await Promise.all(
+        Array.from({ length: workers }, async (_, worker) => {
+          const workerDb = handles[worker]?.db ?? db;
+          for (;;) {
+            const batch = await claim(workerDb, { limit: 25, owner: `worker-${worker}` });
+            if (batch.length === 0) return;
+            for (const message of batch) {
+              if (claimedBy.has(message.id)) duplicates += 1;
+              claimedBy.set(message.id, worker);
+            }
+            const result = await markSentMany(
+              workerDb,
+              batch.map((m) => m.lease),
+            );
+            expect(result.rejected).toEqual([]);
+          }
+        }),
+      );
+    } finally {
+      await Promise.all(handles.map((h) => h.close()));
+    }
+    expect(duplicates).toBe(0);
+    expect(claimedBy.size).toBe(messages);
+    const counts = rowsOf<{ status: string; n: number; max_attempts: number }>(
+      await db.execute(
+        sql`SELECT status, count(*)::int AS n, max(attempts)::int AS max_attempts FROM outbound_messages WHERE mailbox_id = ${mailboxId} GROUP BY status`,
+      ),
+    );
+    expect(counts).toEqual([{ status: "sent", n: messages, max_attempts: 1 }]);
+    if (url) expect(new Set(claimedBy.values()).size).toBeGreaterThan(1);
+  });
+});
