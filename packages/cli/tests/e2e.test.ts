@@ -4,6 +4,7 @@ import path from "node:path";
 import { verifyToken, requirePermission } from "@imap-proxy/auth";
 import { FernetKey, Keyring } from "@imap-proxy/crypto";
 import { findMailboxRow, openDatabase, rowsOf, sql } from "@imap-proxy/db";
+import { claim, markSent } from "@imap-proxy/db/queue";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openCliWorld, runBuiltCli, type CliWorld } from "./support.ts";
 
@@ -397,11 +398,11 @@ describe("the other mailbox commands", () => {
     expect(blocked.code).toBe(1);
     expectOneLineError(blocked, /still has 1 queued or in-flight message/);
 
-    await world.query(({ db }) =>
-      db.execute(
-        sql`UPDATE outbound_messages SET status = 'sent', attempts = 1, sent_at = now() WHERE mailbox_id = ${id}`,
-      ),
-    );
+    // In flight (claimed) still blocks; once sent, the record goes with the mailbox.
+    const [claimed] = await world.query(({ db }) => claim(db, { limit: 1, owner: "test-worker" }));
+    const inFlight = await runBuiltCli(["mailboxes:delete", id, "--yes"], world.env);
+    expectOneLineError(inFlight, /still has 1 queued or in-flight message/);
+    await world.query(({ db }) => markSent(db, claimed!.lease));
     const deleted = await runBuiltCli(
       ["mailboxes:delete", "DELETE@example.com", "--yes", "--json"],
       world.env,

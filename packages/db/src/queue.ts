@@ -2,7 +2,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { DatabaseError } from "./errors.ts";
 import { rowsOf } from "./rows.ts";
-import { type OutboundMessage, outboundMessages as t } from "./schema.ts";
+import { type OutboundMessageStatus, outboundMessages as t } from "./schema.ts";
 
 /*
  * The durable send queue on `outbound_messages`. One SQL statement per state transition:
@@ -24,7 +24,8 @@ export interface EnqueueInput {
 }
 
 export interface EnqueueResult {
-  message: OutboundMessage;
+  id: string;
+  status: OutboundMessageStatus;
   /** False when an earlier enqueue with the same idempotency key already created it. */
   created: boolean;
 }
@@ -97,7 +98,11 @@ export function errorLogLine(at: Date, attempt: number, error: string): string {
   return `${at.toISOString()} attempt ${attempt}: ${message}\n`;
 }
 
-/** Enqueues one or many messages for a mailbox in one round trip (two if keys collide). */
+/**
+ * Enqueues one or many messages for a mailbox in one round trip (a second only when an
+ * idempotency key already existed). The rows travel as one JSON parameter, so a batch of any
+ * size is one short statement on both drivers.
+ */
 export async function enqueue(
   db: Database,
   mailboxId: string,
@@ -108,47 +113,53 @@ export async function enqueue(
     : [inputs as EnqueueInput];
   if (list.length === 0) return [];
   // The same key twice in one call is one message.
-  const firstIndexByKey = new Map<string, number>();
-  const unique = list.filter((input, index) => {
+  const keys = new Set<string>();
+  const unique = list.filter((input) => {
     if (input.idempotencyKey === undefined) return true;
-    if (firstIndexByKey.has(input.idempotencyKey)) return false;
-    firstIndexByKey.set(input.idempotencyKey, index);
+    if (keys.has(input.idempotencyKey)) return false;
+    keys.add(input.idempotencyKey);
     return true;
   });
-  const inserted = await db
-    .insert(t)
-    .values(
-      unique.map((input) => ({
-        mailboxId,
-        recipientEmail: input.recipientEmail,
-        subject: input.subject,
-        idempotencyKey: input.idempotencyKey ?? null,
-      })),
-    )
-    .onConflictDoNothing({
-      target: [t.mailboxId, t.idempotencyKey],
-      where: sql`"idempotency_key" IS NOT NULL`,
-    })
-    .returning();
+  const payload = JSON.stringify(
+    unique.map((input) => ({
+      r: input.recipientEmail,
+      s: input.subject,
+      k: input.idempotencyKey ?? null,
+    })),
+  );
+  const inserted = rowsOf<{
+    id: string;
+    idempotency_key: string | null;
+    status: OutboundMessageStatus;
+  }>(
+    await db.execute(sql`
+      INSERT INTO outbound_messages (mailbox_id, recipient_email, subject, idempotency_key)
+      SELECT ${mailboxId}::uuid, i.r, i.s, i.k
+      FROM ROWS FROM (jsonb_to_recordset(${payload}::jsonb) AS (r text, s text, k text)) WITH ORDINALITY AS i(r, s, k, ord)
+      ORDER BY i.ord
+      ON CONFLICT (mailbox_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+      RETURNING id, idempotency_key, status`),
+  );
   const byKey = new Map<string, EnqueueResult>();
-  const unkeyed: OutboundMessage[] = [];
-  for (const message of inserted) {
-    if (message.idempotencyKey === null) unkeyed.push(message);
-    else byKey.set(message.idempotencyKey, { message, created: true });
+  const unkeyed: EnqueueResult[] = [];
+  for (const row of inserted) {
+    const result = { id: row.id, status: row.status, created: true };
+    if (row.idempotency_key === null) unkeyed.push(result);
+    else byKey.set(row.idempotency_key, result);
   }
-  const missingKeys = [...firstIndexByKey.keys()].filter((key) => !byKey.has(key));
+  const missingKeys = [...keys].filter((key) => !byKey.has(key));
   if (missingKeys.length > 0) {
     const existing = await db
-      .select()
+      .select({ id: t.id, status: t.status, key: t.idempotencyKey })
       .from(t)
       .where(and(eq(t.mailboxId, mailboxId), inArray(t.idempotencyKey, missingKeys)));
-    for (const message of existing) byKey.set(message.idempotencyKey!, { message, created: false });
+    for (const row of existing)
+      byKey.set(row.key!, { id: row.id, status: row.status, created: false });
   }
-  // Results in input order; Postgres returns inserted rows in VALUES order.
+  // Results in input order; rows come back in insertion (ORDER BY ord) order.
   let nextUnkeyed = 0;
   return list.map((input) => {
-    if (input.idempotencyKey === undefined)
-      return { message: unkeyed[nextUnkeyed++]!, created: true };
+    if (input.idempotencyKey === undefined) return unkeyed[nextUnkeyed++]!;
     const found = byKey.get(input.idempotencyKey);
     if (found === undefined)
       throw new DatabaseError("invalid_argument", "An idempotent enqueue lost its row.");
@@ -356,4 +367,108 @@ export async function recoverStale(
     requeued: rows.filter((r) => r.status === "queued").map((r) => r.id),
     failed: rows.filter((r) => r.status === "failed").map((r) => r.id),
   };
+}
+
+export type Outcome = "sent" | "bounced" | { failed: string };
+
+export interface WorkerOptions {
+  db: Database;
+  /** Lease owner name, unique per process (e.g. host:pid). */
+  owner: string;
+  /** Handlers running at once. */
+  concurrency: number;
+  /** Messages claimed per round trip (default 2 × concurrency, at least 10). */
+  batchSize?: number;
+  handler: (message: ClaimedMessage) => Promise<Outcome>;
+  policy?: RetryPolicy;
+  /** Wait between claims while the queue is empty (default 1000 ms). */
+  idleMs?: number;
+  /** Return once the queue is empty instead of waiting for more (batch jobs, tests, benchmarks). */
+  stopWhenEmpty?: boolean;
+  signal?: AbortSignal;
+  clock?: QueueClock;
+}
+
+export interface WorkerReport {
+  processed: number;
+  /** Finishes refused because the lease had been recovered by then (the row is safe). */
+  leaseLost: number;
+}
+
+/**
+ * One claimer per process feeding `concurrency` local handlers, with finishes coalesced into one
+ * statement per outcome kind while handlers keep running. Round trips per message fall with
+ * load, which is what decides throughput (STYLE.md: ~5k/s one-by-one vs ~38k/s batched).
+ */
+export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
+  const { db, owner, concurrency, handler, clock } = options;
+  const batchSize = options.batchSize ?? Math.max(10, concurrency * 2);
+  const policy = options.policy ?? DEFAULT_RETRY_POLICY;
+  const report: WorkerReport = { processed: 0, leaseLost: 0 };
+  const local: ClaimedMessage[] = [];
+  let claiming: Promise<number> | undefined;
+  const done = { sent: [] as Lease[], bounced: [] as Lease[], failed: [] as Failure[] };
+  let flushing: Promise<void> | undefined;
+
+  const refill = () =>
+    (claiming ??= claim(db, { limit: batchSize, owner, clock })
+      .then((batch) => {
+        local.push(...batch);
+        return batch.length;
+      })
+      .finally(() => (claiming = undefined)));
+
+  const flush = (): Promise<void> =>
+    (flushing ??= (async () => {
+      while (done.sent.length + done.bounced.length + done.failed.length > 0) {
+        const sent = done.sent.splice(0);
+        const bounced = done.bounced.splice(0);
+        const failed = done.failed.splice(0);
+        const results = await Promise.all([
+          sent.length ? markSentMany(db, sent, clock) : undefined,
+          bounced.length ? markBouncedMany(db, bounced, clock) : undefined,
+          failed.length ? markFailedMany(db, failed, policy, clock) : undefined,
+        ]);
+        for (const result of results) report.leaseLost += result?.rejected.length ?? 0;
+      }
+    })().finally(() => (flushing = undefined)));
+
+  const slot = async () => {
+    for (;;) {
+      if (options.signal?.aborted) return;
+      if (local.length < concurrency && claiming === undefined) void refill();
+      if (local.length === 0) {
+        const claimed = await (claiming ?? refill());
+        if (claimed === 0 && local.length === 0) {
+          if (options.stopWhenEmpty) return;
+          await new Promise((resolve) => setTimeout(resolve, options.idleMs ?? 1000));
+        }
+        continue;
+      }
+      const message = local.shift()!;
+      let outcome: Outcome;
+      try {
+        outcome = await handler(message);
+      } catch (error) {
+        outcome = { failed: error instanceof Error ? error.message : String(error) };
+      }
+      if (outcome === "sent") done.sent.push(message.lease);
+      else if (outcome === "bounced") done.bounced.push(message.lease);
+      else done.failed.push({ ...message.lease, error: outcome.failed });
+      report.processed += 1;
+      void flush();
+    }
+  };
+
+  await Promise.all(Array.from({ length: concurrency }, slot));
+  await claiming;
+  // Claimed but never started (stopped early): return them to the queue untouched.
+  if (local.length > 0) {
+    done.failed.push(
+      ...local.splice(0).map((m) => ({ ...m.lease, error: "worker stopped before handling" })),
+    );
+  }
+  await flushing;
+  await flush();
+  return report;
 }

@@ -1,0 +1,418 @@
+// Side-by-side queue benchmark on one Postgres, in one run: @imap-proxy/db's queue against
+// graphile-worker and pg-boss, with no-op handlers. Prints tables; asserts nothing.
+//   pnpm --filter @imap-proxy/queue-bench bench
+// Env: BENCH_DATABASE_URL (default DATABASE_URL, then the local server), BENCH_JOBS (claim +
+// complete jobs per run, default 20000), BENCH_FINISHED (finished rows for the latency test,
+// default 1000000), BENCH_SAMPLES (claims timed per latency scenario, default 1000).
+
+import {
+  type Database,
+  type DatabaseHandle,
+  migrate,
+  openDatabase,
+  rowsOf,
+  sql,
+} from "@imap-proxy/db";
+import { claim, enqueue, markSentMany, runWorker } from "@imap-proxy/db/queue";
+import { Logger, makeWorkerUtils, run as runGraphile } from "graphile-worker";
+import PgBoss from "pg-boss";
+import postgres from "postgres";
+
+const ADMIN_URL =
+  process.env.BENCH_DATABASE_URL ??
+  process.env.DATABASE_URL ??
+  "postgres://postgres@127.0.0.1:5432/postgres";
+const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
+const FINISHED = Number(process.env.BENCH_FINISHED ?? 1_000_000);
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 1_000);
+const WORKER_COUNTS = [1, 4, 16];
+const CLAIM_BATCH = 50;
+
+const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+
+async function freshDatabase(name: string): Promise<string> {
+  await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await admin.unsafe(`CREATE DATABASE "${name}"`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** WAL bytes and transactions consumed by `work` in database `url`. */
+async function serverCost(
+  url: string,
+  work: () => Promise<void>,
+): Promise<{ walBytes: number; xacts: number }> {
+  const probe = postgres(url, { max: 1, onnotice: () => {} });
+  const read = async () => {
+    const [row] = await probe<{ lsn: string; xacts: string }[]>`
+      SELECT pg_current_wal_lsn()::text AS lsn,
+             (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database())::text AS xacts`;
+    return row!;
+  };
+  await probe`SELECT pg_stat_clear_snapshot()`;
+  const before = await read();
+  await work();
+  await new Promise((r) => setTimeout(r, 600)); // stats are flushed at most every 500 ms
+  await probe`SELECT pg_stat_clear_snapshot()`;
+  const after = await read();
+  const [wal] = await probe<
+    { bytes: string }[]
+  >`SELECT pg_wal_lsn_diff(${after.lsn}, ${before.lsn})::text AS bytes`;
+  await probe.end();
+  return { walBytes: Number(wal!.bytes), xacts: Number(after.xacts) - Number(before.xacts) };
+}
+
+const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+
+// ---------------------------------------------------------------- @imap-proxy/db
+async function oursSetup(url: string): Promise<{ handle: DatabaseHandle; mailboxId: string }> {
+  const handle = await openDatabase({ kind: "postgres", url, maxConnections: 4 });
+  await migrate(handle);
+  const [row] = rowsOf<{ id: string }>(
+    await handle.db.execute(sql`
+      INSERT INTO mailboxes (email, imap_host, imap_username, imap_password_encrypted, smtp_host, smtp_username, smtp_password_encrypted)
+      VALUES ('bench@example.com', 'imap.example.com', 'b', 'x'::bytea, 'smtp.example.com', 'b', 'x'::bytea) RETURNING id`),
+  );
+  return { handle, mailboxId: row!.id };
+}
+
+async function oursEnqueue(db: Database, mailboxId: string, n: number, batch: number) {
+  const start = performance.now();
+  for (let done = 0; done < n; done += batch) {
+    const size = Math.min(batch, n - done);
+    await enqueue(
+      db,
+      mailboxId,
+      Array.from({ length: size }, (_, i) => ({
+        recipientEmail: "r@example.net",
+        subject: `m${done + i}`,
+      })),
+    );
+  }
+  return performance.now() - start;
+}
+
+/** One process: one claimer feeding `workers` no-op handlers, finishes coalesced (runWorker). */
+async function oursDrain(url: string, workers: number): Promise<number> {
+  const handle = await openDatabase({ kind: "postgres", url, maxConnections: 4 });
+  const start = performance.now();
+  const report = await runWorker({
+    db: handle.db,
+    owner: "bench",
+    concurrency: workers,
+    batchSize: Math.max(100, workers * 25),
+    stopWhenEmpty: true,
+    handler: async () => "sent",
+  });
+  const ms = performance.now() - start;
+  await handle.close();
+  if (report.processed !== JOBS) throw new Error(`ours processed ${report.processed} of ${JOBS}`);
+  return ms;
+}
+
+async function oursClaimLatency(db: Database): Promise<{ p50: number; p99: number }> {
+  const times: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const start = performance.now();
+    const [message] = await claim(db, { limit: 1, owner: "latency" });
+    times.push(performance.now() - start);
+    if (!message) throw new Error("queue ran dry during the latency test");
+    await markSentMany(db, [message.lease]);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
+}
+
+// ---------------------------------------------------------------- graphile-worker
+async function graphileDrain(url: string, workers: number): Promise<number> {
+  let done = 0;
+  let resolveDone!: () => void;
+  const finished = new Promise<void>((resolve) => (resolveDone = resolve));
+  const start = performance.now();
+  const runner = await runGraphile({
+    connectionString: url,
+    concurrency: workers,
+    maxPoolSize: workers + 2,
+    pollInterval: 100,
+    noHandleSignals: true,
+    logger: silentGraphileLogger(),
+    taskList: { noop: async () => {} },
+    preset: {
+      worker: { localQueue: { size: Math.max(workers * 25, 50) }, completeJobBatchDelay: 0 },
+    },
+  } as Parameters<typeof runGraphile>[0]);
+  runner.events.on("job:success", () => {
+    if (++done === JOBS) resolveDone();
+  });
+  await finished;
+  const ms = performance.now() - start;
+  await runner.stop();
+  return ms;
+}
+
+function silentGraphileLogger() {
+  // A no-op log factory keeps the output readable.
+  return new Logger(() => () => {});
+}
+
+// ---------------------------------------------------------------- pg-boss
+async function bossDrain(
+  boss: PgBoss,
+  url: string,
+  queue: string,
+  workers: number,
+): Promise<number> {
+  const probe = postgres(url, { max: 1, onnotice: () => {} });
+  const start = performance.now();
+  const ids: string[] = [];
+  for (let i = 0; i < workers; i++) {
+    ids.push(
+      await boss.work(
+        queue,
+        { batchSize: CLAIM_BATCH, pollingIntervalSeconds: 0.5 },
+        async () => {},
+      ),
+    );
+  }
+  for (;;) {
+    const [row] = await probe<
+      { n: number }[]
+    >`SELECT count(*)::int AS n FROM pgboss.job WHERE name = ${queue} AND state <> 'completed'`;
+    if (row!.n === 0) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const ms = performance.now() - start;
+  await boss.offWork(queue);
+  void ids;
+  await probe.end();
+  return ms;
+}
+
+// ---------------------------------------------------------------- the run
+async function main() {
+  const enqueueRows: string[] = [];
+  const throughputRows: string[] = [];
+  const costRows: string[] = [];
+  const latencyRows: string[] = [];
+
+  // Enqueue throughput.
+  {
+    const url = await freshDatabase("bench_ours_enqueue");
+    const { handle, mailboxId } = await oursSetup(url);
+    const single = rate(2000, await oursEnqueue(handle.db, mailboxId, 2000, 1));
+    const batched = rate(50_000, await oursEnqueue(handle.db, mailboxId, 50_000, 1000));
+    enqueueRows.push(`| @imap-proxy/db | ${single} | ${batched} |`);
+    await handle.close();
+
+    const gUrl = await freshDatabase("bench_graphile_enqueue");
+    const utils = await makeWorkerUtils({ connectionString: gUrl });
+    await utils.migrate();
+    let start = performance.now();
+    for (let i = 0; i < 2000; i++) await utils.addJob("noop", { i });
+    const gSingle = rate(2000, performance.now() - start);
+    start = performance.now();
+    for (let done = 0; done < 50_000; done += 1000) {
+      await utils.addJobs(
+        Array.from({ length: 1000 }, (_, i) => ({ identifier: "noop", payload: { i: done + i } })),
+      );
+    }
+    const gBatched = rate(50_000, performance.now() - start);
+    enqueueRows.push(`| graphile-worker 0.17 | ${gSingle} | ${gBatched} |`);
+    await utils.release();
+
+    const bUrl = await freshDatabase("bench_pgboss_enqueue");
+    const boss = new PgBoss({ connectionString: bUrl, max: 4, supervise: false, schedule: false });
+    await boss.start();
+    await boss.createQueue("noop");
+    start = performance.now();
+    for (let i = 0; i < 2000; i++) await boss.send("noop", { i });
+    const bSingle = rate(2000, performance.now() - start);
+    start = performance.now();
+    for (let done = 0; done < 50_000; done += 1000) {
+      await boss.insert(
+        Array.from({ length: 1000 }, (_, i) => ({ name: "noop", data: { i: done + i } })),
+      );
+    }
+    const bBatched = rate(50_000, performance.now() - start);
+    enqueueRows.push(`| pg-boss 10 | ${bSingle} | ${bBatched} |`);
+    await boss.stop({ graceful: false, wait: true });
+  }
+
+  // Claim + complete throughput and server cost per message.
+  for (const workers of WORKER_COUNTS) {
+    const cells: string[] = [];
+    const costs: string[] = [];
+
+    const url = await freshDatabase(`bench_ours_${workers}`);
+    const { handle, mailboxId } = await oursSetup(url);
+    await oursEnqueue(handle.db, mailboxId, JOBS, 1000);
+    await handle.db.execute(sql`VACUUM ANALYZE outbound_messages`);
+    let ms = 0;
+    const oursCost = await serverCost(url, async () => {
+      ms = await oursDrain(url, workers);
+    });
+    cells.push(String(rate(JOBS, ms)));
+    costs.push(
+      `${(oursCost.walBytes / JOBS).toFixed(0)} B, ${(oursCost.xacts / JOBS).toFixed(2)} tx`,
+    );
+    await handle.close();
+
+    const gUrl = await freshDatabase(`bench_graphile_${workers}`);
+    const utils = await makeWorkerUtils({ connectionString: gUrl });
+    await utils.migrate();
+    for (let done = 0; done < JOBS; done += 1000) {
+      await utils.addJobs(
+        Array.from({ length: Math.min(1000, JOBS - done) }, () => ({
+          identifier: "noop",
+          payload: {},
+        })),
+      );
+    }
+    await utils.release();
+    const gCost = await serverCost(gUrl, async () => {
+      ms = await graphileDrain(gUrl, workers);
+    });
+    cells.push(String(rate(JOBS, ms)));
+    costs.push(`${(gCost.walBytes / JOBS).toFixed(0)} B, ${(gCost.xacts / JOBS).toFixed(2)} tx`);
+
+    const bUrl = await freshDatabase(`bench_pgboss_${workers}`);
+    const boss = new PgBoss({
+      connectionString: bUrl,
+      max: workers + 2,
+      supervise: false,
+      schedule: false,
+    });
+    await boss.start();
+    await boss.createQueue("noop");
+    for (let done = 0; done < JOBS; done += 1000) {
+      await boss.insert(
+        Array.from({ length: Math.min(1000, JOBS - done) }, () => ({ name: "noop", data: {} })),
+      );
+    }
+    const bCost = await serverCost(bUrl, async () => {
+      ms = await bossDrain(boss, bUrl, "noop", workers);
+    });
+    cells.push(String(rate(JOBS, ms)));
+    costs.push(`${(bCost.walBytes / JOBS).toFixed(0)} B, ${(bCost.xacts / JOBS).toFixed(2)} tx`);
+    await boss.stop({ graceful: false, wait: true });
+
+    throughputRows.push(`| ${workers} | ${cells.join(" | ")} |`);
+    costRows.push(`| ${workers} | ${costs.join(" | ")} |`);
+  }
+
+  // Claim latency: does a claim's cost grow with finished rows, or with dead tuples?
+  {
+    const url = await freshDatabase("bench_ours_latency");
+    const { handle, mailboxId } = await oursSetup(url);
+    const db = handle.db;
+    await oursEnqueue(db, mailboxId, 10_000 + SAMPLES, 1000);
+    await db.execute(sql`VACUUM ANALYZE outbound_messages`);
+    const empty = await oursClaimLatency(db);
+    await db.execute(sql`
+      INSERT INTO outbound_messages (mailbox_id, recipient_email, subject, status, attempts, sent_at)
+      SELECT ${mailboxId}, 'r@example.net', 'done', 'sent', 1, now() FROM generate_series(1, ${FINISHED})`);
+    await db.execute(sql`VACUUM ANALYZE outbound_messages`);
+    const withFinished = await oursClaimLatency(db);
+    // Dead tuples: complete 100k in bulk with autovacuum off, then claim at once.
+    await db.execute(sql`ALTER TABLE outbound_messages SET (autovacuum_enabled = false)`);
+    await oursEnqueue(db, mailboxId, 100_000, 1000);
+    for (;;) {
+      const batch = await claim(db, { limit: 1000, owner: "bulk" });
+      if (batch.length === 0) break;
+      await markSentMany(
+        db,
+        batch.map((m) => m.lease),
+      );
+    }
+    await oursEnqueue(db, mailboxId, 10_000, 1000);
+    const deadTuples = await oursClaimLatency(db);
+    const fmt = (l: { p50: number; p99: number }) => `${l.p50.toFixed(2)} / ${l.p99.toFixed(2)}`;
+    latencyRows.push(
+      `| @imap-proxy/db | ${fmt(empty)} | ${fmt(withFinished)} | ${fmt(deadTuples)} |`,
+    );
+    await handle.close();
+
+    // pg-boss: fetch(1) is its claim.
+    const bUrl = await freshDatabase("bench_pgboss_latency");
+    const boss = new PgBoss({ connectionString: bUrl, max: 4, supervise: false, schedule: false });
+    await boss.start();
+    await boss.createQueue("noop");
+    const bossLatency = async () => {
+      const times: number[] = [];
+      for (let i = 0; i < SAMPLES; i++) {
+        const start = performance.now();
+        const jobs = await boss.fetch("noop");
+        times.push(performance.now() - start);
+        if (jobs.length === 0) throw new Error("pg-boss ran dry");
+        await boss.complete("noop", jobs[0]!.id);
+      }
+      times.sort((a, b) => a - b);
+      return { p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
+    };
+    const fill = async (n: number) => {
+      for (let done = 0; done < n; done += 5000) {
+        await boss.insert(
+          Array.from({ length: Math.min(5000, n - done) }, () => ({ name: "noop", data: {} })),
+        );
+      }
+    };
+    const bProbe = postgres(bUrl, { max: 1, onnotice: () => {} });
+    await fill(10_000 + SAMPLES);
+    const bEmpty = await bossLatency();
+    await fill(FINISHED);
+    await bProbe.unsafe(
+      `UPDATE pgboss.job SET state = 'completed', completed_on = now() WHERE name = 'noop' AND state = 'created' AND id IN (SELECT id FROM pgboss.job WHERE name = 'noop' AND state = 'created' ORDER BY created_on DESC LIMIT ${FINISHED})`,
+    );
+    await bProbe.unsafe("VACUUM ANALYZE pgboss.job");
+    const bFinished = await bossLatency();
+    latencyRows.push(`| pg-boss 10 | ${fmt(bEmpty)} | ${fmt(bFinished)} | n/a |`);
+    await bProbe.end();
+    await boss.stop({ graceful: false, wait: true });
+    latencyRows.push("| graphile-worker 0.17 | n/a | n/a | n/a |");
+  }
+
+  console.log(`\nEnqueue throughput (messages/s)`);
+  console.log("| queue | single (1 per call) | batched (1000 per call) |\n|---|---:|---:|");
+  console.log(enqueueRows.join("\n"));
+  console.log(`\nClaim + complete throughput, ${JOBS} no-op jobs (jobs/s)`);
+  console.log(
+    "| workers | @imap-proxy/db | graphile-worker 0.17 | pg-boss 10 |\n|---:|---:|---:|---:|",
+  );
+  console.log(throughputRows.join("\n"));
+  console.log(`\nServer cost per message while draining (WAL bytes, transactions)`);
+  console.log(
+    "| workers | @imap-proxy/db | graphile-worker 0.17 | pg-boss 10 |\n|---:|---:|---:|---:|",
+  );
+  console.log(costRows.join("\n"));
+  console.log(`\nClaim latency p50 / p99 (ms), 10,000 queued, ${SAMPLES} single claims`);
+  console.log(
+    `| queue | no finished rows | beside ${FINISHED.toLocaleString("en")} finished | right after bulk completion (dead tuples, no vacuum) |\n|---|---:|---:|---:|`,
+  );
+  console.log(latencyRows.join("\n"));
+  console.log(
+    "\ngraphile-worker deletes completed jobs and exposes no single-claim API, so its claim latency is not measured here.",
+  );
+}
+
+try {
+  await main();
+} finally {
+  for (const name of [
+    "bench_ours_enqueue",
+    "bench_graphile_enqueue",
+    "bench_pgboss_enqueue",
+    "bench_ours_latency",
+    "bench_pgboss_latency",
+    ...WORKER_COUNTS.flatMap((w) => [
+      `bench_ours_${w}`,
+      `bench_graphile_${w}`,
+      `bench_pgboss_${w}`,
+    ]),
+  ]) {
+    await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => {});
+  }
+  await admin.end();
+}
