@@ -5,7 +5,8 @@ import type { MailboxFlags } from "./actions/mailbox-input.ts";
 import type { IssueFlags } from "./actions/tokens.ts";
 import type { Io } from "./io.ts";
 
-type MailboxCommandFlags = MailboxFlags & CommonFlags;
+type MailboxCommandFlags = MailboxFlags &
+  CommonFlags & { verify?: boolean; saveAnyway?: boolean; smtpTimeout?: string };
 
 /*
  * Command definitions only. Each action loads its implementation on demand, so a command pays
@@ -42,6 +43,15 @@ function withMailboxFlags(command: Command): Command {
       )
       .option("--smtp-tls-mode <mode>", "implicit | starttls_required (default starttls_required)")
       .option("--allow-port-mismatch", "accept 465 with starttls_required, or 587/25 with implicit")
+      .option(
+        "--verify",
+        "check the SMTP settings before saving (connect, TLS, log in, send nothing)",
+      )
+      .option("--save-anyway", "with --verify: save even if the check fails")
+      .option(
+        "--smtp-timeout <duration>",
+        "bound for each SMTP wait during --verify, e.g. 15s (default)",
+      )
       // Accepted only to refuse them with a clear message: argv leaks into `ps` and history.
       .addOption(new Option("--imap-password <value>").hideHelp())
       .addOption(new Option("--smtp-password <value>").hideHelp())
@@ -88,6 +98,16 @@ export function registerCommands(program: Command, io: Io): void {
       .option("-y, --yes", "do not ask for confirmation"),
   ).action(async (idOrEmail: string, flags: CommonFlags & { yes?: boolean }) =>
     (await mailboxes()).runMailboxesDelete(idOrEmail, flags, io),
+  );
+
+  withCommonFlags(
+    program
+      .command("mailboxes:verify-smtp")
+      .description("connect to the mailbox's SMTP server, upgrade, log in and quit; sends nothing")
+      .argument("<id|email>")
+      .option("--smtp-timeout <duration>", "bound for each SMTP wait, e.g. 15s (default) or 500ms"),
+  ).action(async (idOrEmail: string, flags: CommonFlags & { smtpTimeout?: string }) =>
+    (await import("./actions/smtp.ts")).runMailboxesVerifySmtp(idOrEmail, flags, io),
   );
 
   program

@@ -12,6 +12,7 @@ Environment:
   JWT_SECRET            HS256 signing secret for tokens:issue (at least 32 bytes)
   JWT_ALGORITHM, JWT_PRIVATE_KEY_FILE, JWT_KEY_ID, JWT_PUBLIC_JWKS_FILE, JWT_ISSUER, JWT_AUDIENCE
   IMAP_PASSWORD, SMTP_PASSWORD   mailbox passwords for scripts (never pass them as flags)
+  SMTP_CA_FILE          extra trusted CA certificates (PEM) for self-hosted SMTP servers
   CI                    when set, never prompt
 
 Without a terminal (or with --no-input) nothing is prompted: give every field as a flag.`;

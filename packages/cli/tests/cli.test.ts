@@ -43,6 +43,7 @@ describe("mailboxes:create, interactive", () => {
     await terminal.answer("Use the IMAP username and password for SMTP too?", "n");
     await terminal.answer("SMTP Username", `smtp-user${ENTER}`);
     await terminal.answer("SMTP Password", `smtp-secret-✉${ENTER}`);
+    await terminal.answer("Verify the SMTP settings now", "n");
     const summary = await terminal.answer("Create this mailbox?", ENTER);
     expect(summary).toContain("SMTP TLS Mode  starttls_required");
     expect(summary).not.toContain("imap-secret");
@@ -84,6 +85,7 @@ describe("mailboxes:create, interactive", () => {
     const port = await terminal.answer("SMTP Port", ENTER);
     expect(port).toContain("465");
     await terminal.answer("Use the IMAP username and password for SMTP too?", "y");
+    await terminal.answer("Verify the SMTP settings now", "n");
     await terminal.answer("Create this mailbox?", ENTER);
     expect(await exit).toBe(0);
     const row = (await world.query(({ db }) => findMailboxRow(db, "implicit@example.com")))!;
@@ -120,6 +122,7 @@ describe("mailboxes:create, interactive", () => {
     await terminal.answer("SMTP TLS Mode", `${DOWN}`);
     await terminal.answer("implicit", ENTER);
     await terminal.answer("SMTP Port", ENTER);
+    await terminal.answer("Verify the SMTP settings now", "n");
     await terminal.answer("Create this mailbox?", ENTER);
     expect(await exit).toBe(0);
     const row = (await world.query(({ db }) => findMailboxRow(db, "odd@example.com")))!;
@@ -162,6 +165,7 @@ describe("mailboxes:create, interactive", () => {
       ],
       terminal.io({ ...world.env, IMAP_PASSWORD: "a", SMTP_PASSWORD: "b" }),
     );
+    await terminal.answer("Verify the SMTP settings now", "n");
     await terminal.answer("Create this mailbox?", "n");
     expect(await exit).toBe(130);
     expect(await world.mailboxCount()).toBe(before);

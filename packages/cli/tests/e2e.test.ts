@@ -424,6 +424,7 @@ describe("the other mailbox commands", () => {
       "mailboxes:show",
       "mailboxes:update",
       "mailboxes:delete",
+      "mailboxes:verify-smtp",
       "db:migrate",
       "keys:generate",
       "keys:rotate",

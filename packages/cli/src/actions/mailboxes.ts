@@ -2,11 +2,12 @@ import {
   type MailboxSettings,
   createMailbox,
   deleteMailbox,
+  findMailboxRow,
   getMailbox,
   listMailboxes,
   updateMailbox,
 } from "@imap-proxy/db";
-import { CancelledError, UsageError } from "../errors.ts";
+import { CancelledError, CliError, UsageError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { promptsFor } from "../prompts/clack.ts";
 import { promptField } from "../prompts/fields.ts";
@@ -16,7 +17,46 @@ import { defaultSmtpPort, portMismatch } from "../validation.ts";
 import { type MailboxFlags, REQUIRED_FOR_CREATE, mailboxFieldsFromFlags } from "./mailbox-input.ts";
 import { type CommonFlags, canPrompt } from "./common.ts";
 
-type CreateFlags = MailboxFlags & CommonFlags;
+export type CreateFlags = MailboxFlags &
+  CommonFlags & { verify?: boolean; saveAnyway?: boolean; smtpTimeout?: string };
+
+/**
+ * Verifies SMTP before saving when asked (--verify) or, interactively, when the operator agrees.
+ * A failed check blocks saving unless the operator explicitly saves anyway. True = go on saving.
+ */
+async function verifyBeforeSaving(
+  settings: MailboxSettings,
+  flags: CreateFlags,
+  io: Io,
+): Promise<boolean> {
+  const interactive = canPrompt(io, flags);
+  const prompts = interactive ? promptsFor(io) : undefined;
+  let wanted = flags.verify === true;
+  if (!wanted && prompts) {
+    wanted = await prompts.confirm({
+      message: "Verify the SMTP settings now (connect, upgrade, log in, send nothing)?",
+      initialValue: true,
+    });
+  }
+  if (!wanted) return true;
+  const { checkSmtp, describeVerification, smtpSettingsOf, timeoutFromFlag } =
+    await import("./smtp.ts");
+  const outcome = await checkSmtp(smtpSettingsOf(settings), io, timeoutFromFlag(flags.smtpTimeout));
+  // In scripts a blocking failure is reported once, as the error line below.
+  if (interactive || outcome.ok || flags.saveAnyway) {
+    writeLine(interactive ? io.stdout : io.stderr, describeVerification(outcome));
+  }
+  if (outcome.ok || flags.saveAnyway) return true;
+  if (prompts)
+    return prompts.confirm({
+      message: "SMTP verification failed. Save anyway?",
+      initialValue: false,
+    });
+  throw new CliError(
+    outcome.error.code,
+    `${outcome.error.message} Nothing was saved; fix the settings, or pass --save-anyway to keep them.`,
+  );
+}
 
 function refuseMismatch(
   settings: Pick<MailboxSettings, "smtpTlsMode" | "smtpPort">,
@@ -37,6 +77,7 @@ export async function runMailboxesCreate(flags: CreateFlags, io: Io): Promise<vo
   if (canPrompt(io, flags)) {
     settings = await promptMailboxSettings(promptsFor(io), known, {
       allowPortMismatch: flags.allowPortMismatch === true,
+      verify: (complete) => verifyBeforeSaving(complete, flags, io),
     });
   } else {
     const missing = REQUIRED_FOR_CREATE.filter(([field]) => known[field] === undefined).map(
@@ -53,6 +94,7 @@ export async function runMailboxesCreate(flags: CreateFlags, io: Io): Promise<vo
       smtpPort: known.smtpPort ?? defaultSmtpPort(smtpTlsMode),
     };
     refuseMismatch(settings, flags.allowPortMismatch === true);
+    await verifyBeforeSaving(settings, flags, io);
   }
   const keyring = keyringFor(io);
   const mailbox = await withDatabase(io, ({ db }) => createMailbox(db, keyring, settings));
@@ -85,6 +127,14 @@ export async function runMailboxesShow(
     `id             ${mailbox.id}\n${summary(mailbox)}\ncreated        ${mailbox.createdAt}\nupdated        ${mailbox.updatedAt}`,
   );
 }
+
+const SMTP_FIELDS = [
+  "smtpHost",
+  "smtpPort",
+  "smtpUsername",
+  "smtpPassword",
+  "smtpTlsMode",
+] as const;
 
 const EDITABLE: { field: keyof MailboxSettings; label: string }[] = [
   { field: "email", label: "Email" },
@@ -126,6 +176,18 @@ export async function runMailboxesUpdate(
         },
         flags.allowPortMismatch === true || canPrompt(io, flags),
       );
+    }
+    const smtpChanged = SMTP_FIELDS.some((field) => changes[field] !== undefined);
+    if (flags.verify === true || (canPrompt(io, flags) && smtpChanged)) {
+      const row = (await findMailboxRow(db, current.id))!;
+      const merged: MailboxSettings = {
+        ...current,
+        imapPassword: "",
+        smtpPassword:
+          changes.smtpPassword ?? keyringFor(io).decryptSecret(row.smtpPasswordEncrypted),
+        ...changes,
+      };
+      if (!(await verifyBeforeSaving(merged, flags, io))) throw new CancelledError();
     }
     return updateMailbox(db, sealer, current.id, changes);
   });

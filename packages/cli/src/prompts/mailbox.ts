@@ -91,7 +91,11 @@ export function summary(settings: Omit<MailboxSettings, "imapPassword" | "smtpPa
 export async function promptMailboxSettings(
   prompts: Prompts,
   known: Partial<MailboxSettings>,
-  options: { allowPortMismatch: boolean },
+  options: {
+    allowPortMismatch: boolean;
+    /** Offered before the summary; returns false when the operator chose not to save. */
+    verify: (settings: MailboxSettings) => Promise<boolean>;
+  },
 ): Promise<MailboxSettings> {
   prompts.intro("Register a mailbox");
   const email =
@@ -160,6 +164,7 @@ export async function promptMailboxSettings(
     smtpPassword,
     smtpTlsMode,
   };
+  if (!(await options.verify(settings))) throw new CancelledError();
   prompts.note(summary(settings), "Summary");
   if (!(await prompts.confirm({ message: "Create this mailbox?", initialValue: true })))
     throw new CancelledError();
