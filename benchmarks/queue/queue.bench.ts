@@ -1,7 +1,7 @@
 // Side-by-side queue benchmark on one Postgres, in one run: @imap-proxy/db's queue against
 // graphile-worker and pg-boss, with no-op handlers. Prints tables; asserts nothing.
 //   pnpm --filter @imap-proxy/queue-bench bench
-// Env: BENCH_DATABASE_URL (default DATABASE_URL, then the local server), BENCH_JOBS (claim +
+// Env: BENCH_ONLY (enqueue | throughput | latency), BENCH_DATABASE_URL (default DATABASE_URL, then the local server), BENCH_JOBS (claim +
 // complete jobs per run, default 20000), BENCH_FINISHED (finished rows for the latency test,
 // default 1000000), BENCH_SAMPLES (claims timed per latency scenario, default 1000).
 
@@ -27,6 +27,9 @@ const FINISHED = Number(process.env.BENCH_FINISHED ?? 1_000_000);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 1_000);
 const WORKER_COUNTS = [1, 4, 16];
 const CLAIM_BATCH = 50;
+/** Run one section only: enqueue, throughput or latency (default: all). */
+const ONLY = process.env.BENCH_ONLY;
+const runs = (section: string) => ONLY === undefined || ONLY === section;
 
 const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
 
@@ -199,7 +202,7 @@ async function main() {
   const latencyRows: string[] = [];
 
   // Enqueue throughput.
-  {
+  if (runs("enqueue")) {
     const url = await freshDatabase("bench_ours_enqueue");
     const { handle, mailboxId } = await oursSetup(url);
     const single = rate(2000, await oursEnqueue(handle.db, mailboxId, 2000, 1));
@@ -242,7 +245,7 @@ async function main() {
   }
 
   // Claim + complete throughput and server cost per message.
-  for (const workers of WORKER_COUNTS) {
+  for (const workers of runs("throughput") ? WORKER_COUNTS : []) {
     const cells: string[] = [];
     const costs: string[] = [];
 
@@ -304,7 +307,7 @@ async function main() {
   }
 
   // Claim latency: does a claim's cost grow with finished rows, or with dead tuples?
-  {
+  if (runs("latency")) {
     const url = await freshDatabase("bench_ours_latency");
     const { handle, mailboxId } = await oursSetup(url);
     const db = handle.db;

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   SmtpError,
   type SmtpFailureCode,
@@ -9,9 +9,13 @@ import {
 import {
   PASSWORD,
   USERNAME,
+  eximBinary,
   makeTestPki,
+  startExim,
   startSilentServer,
   startSmtpServer,
+  type PeerVariant,
+  type RunningExim,
   type TestPki,
 } from "../src/testing.ts";
 
@@ -230,3 +234,79 @@ describe("verifySmtp against smtp-server on loopback", () => {
 });
 
 type SMTPServerCase = Parameters<typeof startSmtpServer>[0];
+
+// The same matrix against a real MTA: Debian's Exim, run privately (installed by .ci/run; it
+// needs root to hand its spool to the Debian-exim user).
+const canRunExim = eximBinary() !== undefined && process.getuid?.() === 0;
+
+describe.runIf(canRunExim)("verifySmtp against a private Exim on loopback", () => {
+  let exim: RunningExim;
+  beforeAll(async () => {
+    exim = await startExim(pki);
+  });
+  afterAll(async () => {
+    await exim?.close();
+  });
+  const at = (variant: PeerVariant, mode: SmtpSettings["tlsMode"], password = PASSWORD) => {
+    exim.relays[variant].clear();
+    return settings(exim.relays[variant].port, mode, password);
+  };
+  const trusted = { extraCa: "", timeoutMs: 3000 };
+  beforeAll(() => {
+    trusted.extraCa = pki.caPem;
+  });
+
+  test("STARTTLS: upgrades, authenticates; the password only travels inside TLS", async () => {
+    const result = await verifySmtp(at("starttls", "starttls_required"), trusted);
+    expect(result.serverName).toBe("exim.test.example");
+    expect(result.tlsProtocol).toMatch(/^TLSv1\.[23]$/);
+    const wire = exim.relays.starttls.clientBytes().toString("latin1");
+    expect(wire.slice(0, wire.indexOf("STARTTLS") + 10)).toMatch(/^EHLO .*\r\nSTARTTLS\r\n$/s);
+    expectNoCredentialsOnTheWire(exim.relays.starttls.clientBytes());
+  });
+
+  test("implicit TLS: authenticates", async () => {
+    const result = await verifySmtp(at("implicit", "implicit"), trusted);
+    expect(result.certificateSubject).toBe("localhost");
+    expect(exim.relays.implicit.clientBytes()[0]).toBe(0x16);
+  });
+
+  const failures: [string, SmtpFailureCode, PeerVariant, SmtpSettings["tlsMode"]][] = [
+    ["STARTTLS not offered", "tls_unavailable", "no_starttls", "starttls_required"],
+    ["a certificate for another hostname", "tls_failed", "other_host", "starttls_required"],
+    [
+      "a self-signed certificate not in the trusted set",
+      "tls_failed",
+      "self_signed",
+      "starttls_required",
+    ],
+    ["implicit TLS against a plaintext port", "tls_failed", "starttls", "implicit"],
+    ["no AUTH offered", "auth_unavailable", "no_auth", "starttls_required"],
+  ];
+  test.each(failures)(
+    "%s → %s, and no credentials reach Exim",
+    async (_name, code, variant, mode) => {
+      const error = await failure(verifySmtp(at(variant, mode), trusted));
+      expect(error.code).toBe(code);
+      expectNoCredentialsOnTheWire(exim.relays[variant].clientBytes());
+    },
+  );
+
+  test("a wrong password → auth_failed; Exim logs the rejected login", async () => {
+    const error = await failure(
+      verifySmtp(at("starttls", "starttls_required", "Wr0ng-Exim-Passw0rd"), trusted),
+    );
+    expect(error.code).toBe("auth_failed");
+    expect(error.message).not.toContain("Wr0ng-Exim-Passw0rd");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(exim.mainLog()).toMatch(/authenticator failed/);
+  });
+
+  test("starttls_required on Exim's implicit-TLS port times out within the bound", async () => {
+    const error = await failure(
+      verifySmtp(at("implicit", "starttls_required"), { ...trusted, timeoutMs: 800 }),
+    );
+    expect(error.code).toBe("timeout");
+    expectNoCredentialsOnTheWire(exim.relays.implicit.clientBytes());
+  });
+});
