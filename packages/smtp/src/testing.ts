@@ -140,7 +140,7 @@ export async function startSmtpServer(options: SMTPServerOptions): Promise<Runni
   const relay = await startRecordingRelay(target);
   return {
     port: relay.port,
-    clientBytes: relay.clientBytes,
+    clientBytes: () => relay.clientBytes(),
     authAttempts,
     async close() {
       await relay.close();
