@@ -10,27 +10,33 @@ import {
   hmacKeyFromSecret,
 } from "./tokens.ts";
 
-/**
+/*
  * Token settings from the environment:
  * - HS256 (default): JWT_SECRET, at least 32 bytes.
  * - EdDSA / ES256: JWT_ALGORITHM, JWT_PRIVATE_KEY_FILE (PKCS#8 PEM, to sign), JWT_KEY_ID (its
  *   `kid`), JWT_PUBLIC_JWKS_FILE (a JWK set, to verify; several keys allow rotation).
  * - JWT_ISSUER (default "imap-proxy"), JWT_AUDIENCE (default "imap-proxy").
  */
-export async function signerFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<SignerConfig> {
+/** What signing and verifying share: the algorithm, `iss`/`aud`, and for HS256 the key itself. */
+async function sharedConfig(env: NodeJS.ProcessEnv) {
   const algorithm = algorithmFromEnv(env);
   const common = {
     issuer: env.JWT_ISSUER || DEFAULT_ISSUER,
     audience: env.JWT_AUDIENCE || DEFAULT_AUDIENCE,
   };
-  if (algorithm === "HS256") {
-    if (!env.JWT_SECRET)
-      throw new AuthError(
-        "invalid_config",
-        "JWT_SECRET is not set; it signs the tokens (at least 32 bytes).",
-      );
-    return { algorithm, key: await hmacKeyFromSecret(env.JWT_SECRET), ...common };
+  if (algorithm !== "HS256") return { algorithm, common, hmacKey: undefined };
+  if (!env.JWT_SECRET) {
+    throw new AuthError(
+      "invalid_config",
+      "JWT_SECRET is not set; it signs and verifies the tokens (at least 32 bytes).",
+    );
   }
+  return { algorithm, common, hmacKey: await hmacKeyFromSecret(env.JWT_SECRET) };
+}
+
+export async function signerFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<SignerConfig> {
+  const { algorithm, common, hmacKey } = await sharedConfig(env);
+  if (hmacKey !== undefined) return { algorithm, key: hmacKey, ...common };
   const file = env.JWT_PRIVATE_KEY_FILE;
   const keyId = env.JWT_KEY_ID;
   if (!file || !keyId) {
@@ -58,16 +64,8 @@ export async function signerFromEnv(env: NodeJS.ProcessEnv = process.env): Promi
 export async function verifierFromEnv(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<VerifierConfig> {
-  const algorithm = algorithmFromEnv(env);
-  const common = {
-    issuer: env.JWT_ISSUER || DEFAULT_ISSUER,
-    audience: env.JWT_AUDIENCE || DEFAULT_AUDIENCE,
-  };
-  if (algorithm === "HS256") {
-    if (!env.JWT_SECRET)
-      throw new AuthError("invalid_config", "JWT_SECRET is not set; it verifies the tokens.");
-    return { algorithm, key: await hmacKeyFromSecret(env.JWT_SECRET), ...common };
-  }
+  const { algorithm, common, hmacKey } = await sharedConfig(env);
+  if (hmacKey !== undefined) return { algorithm, key: hmacKey, ...common };
   const file = env.JWT_PUBLIC_JWKS_FILE;
   if (!file)
     throw new AuthError(

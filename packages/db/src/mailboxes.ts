@@ -241,6 +241,20 @@ export interface RotationReport {
   rewritten: number;
 }
 
+/** Both stored secrets of the mailboxes after `after`, in id order (keyset pagination). */
+function secretsPage(db: Pick<Database, "select">, after: string, limit: number) {
+  return db
+    .select({
+      id: mailboxes.id,
+      imap: mailboxes.imapPasswordEncrypted,
+      smtp: mailboxes.smtpPasswordEncrypted,
+    })
+    .from(mailboxes)
+    .where(gt(mailboxes.id, after))
+    .orderBy(asc(mailboxes.id))
+    .limit(limit);
+}
+
 /** Ids of mailboxes with a secret that no configured key decrypts (rotation refuses then). */
 export async function undecryptableMailboxIds(
   db: Database,
@@ -249,16 +263,7 @@ export async function undecryptableMailboxIds(
   const failing: string[] = [];
   let after = "00000000-0000-0000-0000-000000000000";
   for (;;) {
-    const page = await db
-      .select({
-        id: mailboxes.id,
-        imap: mailboxes.imapPasswordEncrypted,
-        smtp: mailboxes.smtpPasswordEncrypted,
-      })
-      .from(mailboxes)
-      .where(gt(mailboxes.id, after))
-      .orderBy(asc(mailboxes.id))
-      .limit(500);
+    const page = await secretsPage(db, after, 500);
     for (const row of page) {
       try {
         rotator.decrypt(row.imap);
@@ -295,17 +300,7 @@ export async function rotateMailboxSecrets(
   let after = "00000000-0000-0000-0000-000000000000";
   for (;;) {
     const { seen, last, rewritten } = await db.transaction(async (tx) => {
-      const page = await tx
-        .select({
-          id: mailboxes.id,
-          imap: mailboxes.imapPasswordEncrypted,
-          smtp: mailboxes.smtpPasswordEncrypted,
-        })
-        .from(mailboxes)
-        .where(gt(mailboxes.id, after))
-        .orderBy(asc(mailboxes.id))
-        .limit(batchSize)
-        .for("update");
+      const page = await secretsPage(tx, after, batchSize).for("update");
       let changed = 0;
       for (const row of page) {
         const imap = rotator.needsRotation(row.imap) ? rotator.rotate(row.imap) : undefined;
