@@ -409,6 +409,11 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
   let claiming: Promise<number> | undefined;
   const done = { sent: [] as Lease[], bounced: [] as Lease[], failed: [] as Failure[] };
   let flushing: Promise<void> | undefined;
+  // A failed background claim or finish stops the worker and is rethrown at the end.
+  let failure: Error | undefined;
+  const fail = (error: unknown) => {
+    failure ??= error instanceof Error ? error : new Error(String(error));
+  };
 
   const refill = () =>
     (claiming ??= claim(db, { limit: batchSize, owner, clock })
@@ -435,8 +440,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
 
   const slot = async () => {
     for (;;) {
-      if (options.signal?.aborted) return;
-      if (local.length < concurrency && claiming === undefined) void refill();
+      if (options.signal?.aborted || failure !== undefined) return;
+      if (local.length < concurrency && claiming === undefined) refill().catch(fail);
       if (local.length === 0) {
         const claimed = await (claiming ?? refill());
         if (claimed === 0 && local.length === 0) {
@@ -456,19 +461,41 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
       else if (outcome === "bounced") done.bounced.push(message.lease);
       else done.failed.push({ ...message.lease, error: outcome.failed });
       report.processed += 1;
-      void flush();
+      flush().catch(fail);
     }
   };
 
   await Promise.all(Array.from({ length: concurrency }, slot));
-  await claiming;
-  // Claimed but never started (stopped early): return them to the queue untouched.
-  if (local.length > 0) {
-    done.failed.push(
-      ...local.splice(0).map((m) => ({ ...m.lease, error: "worker stopped before handling" })),
+  await claiming?.catch(fail);
+  // Claimed but never started (stopped early): back to the queue as if never claimed.
+  if (local.length > 0)
+    await releaseMany(
+      db,
+      local.splice(0).map((m) => m.lease),
     );
-  }
-  await flushing;
-  await flush();
+  await flushing?.catch(fail);
+  await flush().catch(fail);
+  if (failure !== undefined) throw failure;
   return report;
+}
+
+/**
+ * Gives claimed, unhandled messages back: `queued`, due now, and the attempt not counted. For a
+ * worker shutting down with work it had prefetched but not started.
+ */
+export async function releaseMany(db: Database, leases: readonly Lease[]): Promise<FinishResult> {
+  if (leases.length === 0) return { finished: [], rejected: [] };
+  const rows = rowsOf<{ id: string }>(
+    await db.execute(sql`
+      UPDATE outbound_messages AS o
+      SET status = 'queued', attempts = o.attempts - 1, next_retry_at = NULL,
+          processing_started_at = NULL, lease_owner = NULL
+      FROM ${leaseRows(leases)} AS l(id uuid, owner text, attempt int)
+      WHERE o.id = l.id AND o.status = 'processing' AND o.lease_owner = l.owner AND o.attempts = l.attempt
+      RETURNING o.id`),
+  );
+  return finishResult(
+    leases,
+    rows.map((r) => r.id),
+  );
 }

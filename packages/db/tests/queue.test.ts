@@ -13,6 +13,7 @@ import {
   markSent,
   markSentMany,
   recoverStale,
+  releaseMany,
   retryDelayMs,
   runWorker,
 } from "../src/queue.ts";
@@ -379,6 +380,63 @@ describe("runWorker", () => {
       ),
     )[0]!.error_log;
     expect(log).toMatch(/attempt 1: handler failed on 20\n$/);
+  });
+});
+
+describe("releaseMany", () => {
+  test("returns prefetched, unhandled messages to the queue with the attempt not counted", async () => {
+    await drain();
+    const mailboxId = await newMailbox();
+    await enqueue(db, mailboxId, [{ recipientEmail: "a@example.net", subject: "prefetched" }]);
+    const [claimed] = await claim(db, { limit: 1, owner: "stopping" });
+    expect(await releaseMany(db, [{ ...claimed!.lease, owner: "other" }])).toEqual({
+      finished: [],
+      rejected: [claimed!.id],
+    });
+    expect(await releaseMany(db, [claimed!.lease])).toEqual({
+      finished: [claimed!.id],
+      rejected: [],
+    });
+    expect(await statusOf(claimed!.id)).toMatchObject({
+      status: "queued",
+      attempts: 0,
+      lease_owner: null,
+    });
+    const [again] = await claim(db, { limit: 1, owner: "next" });
+    expect(again).toMatchObject({ id: claimed!.id, attempts: 1 });
+    await markSent(db, again!.lease);
+  });
+
+  test("runWorker stopped by its signal releases what it had prefetched", async () => {
+    await drain();
+    const mailboxId = await newMailbox();
+    await enqueue(
+      db,
+      mailboxId,
+      Array.from({ length: 40 }, (_, i) => ({ recipientEmail: "s@example.net", subject: `s${i}` })),
+    );
+    const controller = new AbortController();
+    const report = await runWorker({
+      db,
+      owner: "stopper",
+      concurrency: 1,
+      batchSize: 20,
+      signal: controller.signal,
+      handler: () => {
+        controller.abort();
+        return Promise.resolve("sent" as const);
+      },
+    });
+    expect(report.processed).toBe(1);
+    const counts = rowsOf<{ status: string; n: number; max: number }>(
+      await db.execute(
+        sql`SELECT status, count(*)::int AS n, max(attempts)::int AS max FROM outbound_messages WHERE mailbox_id = ${mailboxId} GROUP BY status ORDER BY status`,
+      ),
+    );
+    expect(counts).toEqual([
+      { status: "queued", n: 39, max: 0 },
+      { status: "sent", n: 1, max: 1 },
+    ]);
   });
 });
 
