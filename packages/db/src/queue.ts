@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { type SQL, and, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { DatabaseError } from "./errors.ts";
 import { rowsOf } from "./rows.ts";
@@ -228,26 +228,41 @@ function finishResult(leases: readonly Lease[], finishedIds: string[]): FinishRe
   };
 }
 
-async function finishMany(
+/** Matches rows still held under the lease in `l`: the fence against late finishers. */
+const STILL_HELD = sql`o.id = l.id AND o.status = 'processing' AND o.lease_owner = l.owner AND o.attempts = l.attempt`;
+
+/** Ends the leases in one statement: `changes` plus clearing the lease, on held rows only. */
+async function endLeases(
   db: Database,
   leases: readonly Lease[],
-  status: "sent" | "bounced",
-  clock?: QueueClock,
+  changes: SQL,
 ): Promise<FinishResult> {
   if (leases.length === 0) return { finished: [], rejected: [] };
-  const sentAt = status === "sent" ? sqlNow(clock) : sql`NULL`;
   const rows = rowsOf<{ id: string }>(
     await db.execute(sql`
       UPDATE outbound_messages AS o
-      SET status = ${status}::outbound_message_status, sent_at = ${sentAt},
-          processing_started_at = NULL, lease_owner = NULL
+      SET ${changes}, processing_started_at = NULL, lease_owner = NULL
       FROM ${leaseRows(leases)} AS l(id uuid, owner text, attempt int)
-      WHERE o.id = l.id AND o.status = 'processing' AND o.lease_owner = l.owner AND o.attempts = l.attempt
+      WHERE ${STILL_HELD}
       RETURNING o.id`),
   );
   return finishResult(
     leases,
     rows.map((r) => r.id),
+  );
+}
+
+function finishMany(
+  db: Database,
+  leases: readonly Lease[],
+  status: "sent" | "bounced",
+  clock?: QueueClock,
+): Promise<FinishResult> {
+  const sentAt = status === "sent" ? sqlNow(clock) : sql`NULL`;
+  return endLeases(
+    db,
+    leases,
+    sql`status = ${status}::outbound_message_status, sent_at = ${sentAt}`,
   );
 }
 
@@ -316,7 +331,7 @@ export async function markFailedMany(
           error_log = coalesce(o.error_log, '') || l.line, processing_started_at = NULL, lease_owner = NULL
       FROM ${leaseRows(rows)}
         AS l(id uuid, owner text, attempt int, status outbound_message_status, delay_ms bigint, line text)
-      WHERE o.id = l.id AND o.status = 'processing' AND o.lease_owner = l.owner AND o.attempts = l.attempt
+      WHERE ${STILL_HELD}
       RETURNING o.id`),
   );
   return finishResult(
@@ -483,19 +498,10 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
  * Gives claimed, unhandled messages back: `queued`, due now, and the attempt not counted. For a
  * worker shutting down with work it had prefetched but not started.
  */
-export async function releaseMany(db: Database, leases: readonly Lease[]): Promise<FinishResult> {
-  if (leases.length === 0) return { finished: [], rejected: [] };
-  const rows = rowsOf<{ id: string }>(
-    await db.execute(sql`
-      UPDATE outbound_messages AS o
-      SET status = 'queued', attempts = o.attempts - 1, next_retry_at = NULL,
-          processing_started_at = NULL, lease_owner = NULL
-      FROM ${leaseRows(leases)} AS l(id uuid, owner text, attempt int)
-      WHERE o.id = l.id AND o.status = 'processing' AND o.lease_owner = l.owner AND o.attempts = l.attempt
-      RETURNING o.id`),
-  );
-  return finishResult(
+export function releaseMany(db: Database, leases: readonly Lease[]): Promise<FinishResult> {
+  return endLeases(
+    db,
     leases,
-    rows.map((r) => r.id),
+    sql`status = 'queued', attempts = o.attempts - 1, next_retry_at = NULL`,
   );
 }
