@@ -25,6 +25,9 @@ export const TLS_MODE_HINTS: Record<MailboxTlsMode, string> = {
   starttls_required: "plaintext connect, mandatory STARTTLS upgrade, usually port 587",
 };
 
+/** IMAP over implicit TLS; the same default the schema gives `imap_port`. */
+export const DEFAULT_IMAP_PORT = 993;
+
 export const defaultSmtpPort = (mode: MailboxTlsMode) => (mode === "implicit" ? 465 : 587);
 
 /** Port/mode pairs that cannot work as typed; refused unless the operator confirms. */

@@ -175,3 +175,36 @@ describe("mailboxes:create, interactive", () => {
     expect(rows).toHaveLength(0);
   });
 });
+
+describe("mailboxes:update, interactive", () => {
+  test("picks fields from a list and prompts only for those, current values prefilled", async () => {
+    const terminal = new Terminal();
+    const before = (await world.query(({ db }) => findMailboxRow(db, "ops@example.com")))!;
+    const exit = runCli(["mailboxes:update", "ops@example.com"], terminal.io(world.env));
+    const picker = await terminal.answer(
+      "Which settings change?",
+      `${DOWN.repeat(5)} ${DOWN.repeat(4)} ${ENTER}`,
+    );
+    for (const label of ["Email", "IMAP Host", "SMTP TLS Mode", "SMTP Password"])
+      expect(picker).toContain(label);
+    const hostPrompt = await terminal.answer(
+      /◆\s+SMTP Host[\s\S]*smtp\.example\.com/,
+      `\u0015relay.example.net${ENTER}`,
+    );
+    expect(hostPrompt).toContain("smtp.example.com");
+    await terminal.answer(/◆\s+SMTP Password/, `rotated-smtp-secret${ENTER}`);
+    await terminal.answer("Verify the SMTP settings now", "n");
+    await terminal.answer("Save these changes?", ENTER);
+    expect(await exit).toBe(0);
+    expect(terminal.text).not.toContain("rotated-smtp-secret");
+    const after = (await world.query(({ db }) => findMailboxRow(db, "ops@example.com")))!;
+    expect(after).toMatchObject({
+      smtpHost: "relay.example.net",
+      imapHost: before.imapHost,
+      smtpPort: before.smtpPort,
+    });
+    const keyring = Keyring.parse(world.fernetKey);
+    expect(keyring.decryptSecret(after.smtpPasswordEncrypted)).toBe("rotated-smtp-secret");
+    expect(keyring.decryptSecret(after.imapPasswordEncrypted)).toBe("imap-secret-Ω");
+  });
+});

@@ -10,10 +10,10 @@ import {
 import { CancelledError, CliError, UsageError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { promptsFor } from "../prompts/clack.ts";
-import { promptField } from "../prompts/fields.ts";
+import { MAILBOX_FIELDS, promptField } from "../prompts/fields.ts";
 import { askSmtpModeAndPort, promptMailboxSettings, summary } from "../prompts/mailbox.ts";
 import { keyringFor, withDatabase } from "../runtime.ts";
-import { defaultSmtpPort, portMismatch } from "../validation.ts";
+import { DEFAULT_IMAP_PORT, defaultSmtpPort, portMismatch } from "../validation.ts";
 import { type MailboxFlags, REQUIRED_FOR_CREATE, mailboxFieldsFromFlags } from "./mailbox-input.ts";
 import { type CommonFlags, canPrompt } from "./common.ts";
 
@@ -89,7 +89,7 @@ export async function runMailboxesCreate(flags: CreateFlags, io: Io): Promise<vo
     const smtpTlsMode = known.smtpTlsMode ?? "starttls_required";
     settings = {
       ...(known as Omit<MailboxSettings, "imapPort" | "smtpPort" | "smtpTlsMode">),
-      imapPort: known.imapPort ?? 993,
+      imapPort: known.imapPort ?? DEFAULT_IMAP_PORT,
       smtpTlsMode,
       smtpPort: known.smtpPort ?? defaultSmtpPort(smtpTlsMode),
     };
@@ -136,29 +136,19 @@ const SMTP_FIELDS = [
   "smtpTlsMode",
 ] as const;
 
-const EDITABLE: { field: keyof MailboxSettings; label: string }[] = [
-  { field: "email", label: "Email" },
-  { field: "imapHost", label: "IMAP Host" },
-  { field: "imapPort", label: "IMAP Port" },
-  { field: "imapUsername", label: "IMAP Username" },
-  { field: "imapPassword", label: "IMAP Password" },
-  { field: "smtpHost", label: "SMTP Host" },
-  { field: "smtpTlsMode", label: "SMTP TLS Mode" },
-  { field: "smtpPort", label: "SMTP Port" },
-  { field: "smtpUsername", label: "SMTP Username" },
-  { field: "smtpPassword", label: "SMTP Password" },
-];
-
 export async function runMailboxesUpdate(
   idOrEmail: string,
   flags: CreateFlags,
   io: Io,
 ): Promise<void> {
   const changes = await mailboxFieldsFromFlags(flags, io);
-  // Loaded only if a password changes: a non-secret edit needs no FERNET_KEY.
-  const sealer = { encryptSecret: (plaintext: string) => keyringFor(io).encryptSecret(plaintext) };
+  // Loaded at most once, and only if a secret is touched: a non-secret edit needs no FERNET_KEY.
+  let keyring: ReturnType<typeof keyringFor> | undefined;
+  const secrets = () => (keyring ??= keyringFor(io));
+  const sealer = { encryptSecret: (plaintext: string) => secrets().encryptSecret(plaintext) };
   const updated = await withDatabase(io, async ({ db }) => {
     const current = await getMailbox(db, idOrEmail);
+    let prompted = false;
     if (Object.keys(changes).length === 0) {
       if (!canPrompt(io, flags)) {
         throw new UsageError(
@@ -167,6 +157,7 @@ export async function runMailboxesUpdate(
         );
       }
       Object.assign(changes, await promptUpdates(io, current, flags.allowPortMismatch === true));
+      prompted = true;
     }
     if (changes.smtpTlsMode !== undefined || changes.smtpPort !== undefined) {
       refuseMismatch(
@@ -183,11 +174,18 @@ export async function runMailboxesUpdate(
       const merged: MailboxSettings = {
         ...current,
         imapPassword: "",
-        smtpPassword:
-          changes.smtpPassword ?? keyringFor(io).decryptSecret(row.smtpPasswordEncrypted),
+        smtpPassword: changes.smtpPassword ?? secrets().decryptSecret(row.smtpPasswordEncrypted),
         ...changes,
       };
       if (!(await verifyBeforeSaving(merged, flags, io))) throw new CancelledError();
+    }
+    // Like create: check first (above), then one last confirmation before writing.
+    if (prompted) {
+      const save = await promptsFor(io).confirm({
+        message: "Save these changes?",
+        initialValue: true,
+      });
+      if (!save) throw new CancelledError();
     }
     return updateMailbox(db, sealer, current.id, changes);
   });
@@ -204,12 +202,18 @@ async function promptUpdates(
   prompts.intro(`Update ${current.email}`);
   const fields = await prompts.multiselect<keyof MailboxSettings>({
     message: "Which settings change?",
-    options: EDITABLE.map(({ field, label }) => ({ value: field, label })),
+    options: Object.entries(MAILBOX_FIELDS).map(([field, { label }]) => ({
+      value: field as keyof MailboxSettings,
+      label,
+    })),
     required: true,
   });
   // Reuse the create flow's prompts for exactly the chosen fields, current values as answers for the rest.
   const changes: Partial<MailboxSettings> = {};
-  for (const field of fields.filter((f) => f !== "smtpTlsMode" && f !== "smtpPort")) {
+  for (const field of fields.filter(
+    (f): f is Exclude<keyof MailboxSettings, "smtpTlsMode" | "smtpPort"> =>
+      f !== "smtpTlsMode" && f !== "smtpPort",
+  )) {
     Object.assign(changes, { [field]: await promptField(prompts, field, current) });
   }
   if (fields.includes("smtpTlsMode") || fields.includes("smtpPort")) {
@@ -224,8 +228,6 @@ async function promptUpdates(
     changes.smtpTlsMode = mode;
     changes.smtpPort = port;
   }
-  if (!(await prompts.confirm({ message: "Save these changes?", initialValue: true })))
-    throw new CancelledError();
   return changes;
 }
 

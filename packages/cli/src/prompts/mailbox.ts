@@ -2,25 +2,23 @@ import type { MailboxSettings, MailboxTlsMode } from "@imap-proxy/db";
 import { MAILBOX_TLS_MODES } from "@imap-proxy/db/schema";
 import { CancelledError } from "../errors.ts";
 import {
+  DEFAULT_IMAP_PORT,
   TLS_MODE_HINTS,
   defaultSmtpPort,
-  emailSchema,
-  hostSchema,
   portMismatch,
   portSchema,
   problemWith,
-  secretSchema,
-  usernameSchema,
 } from "../validation.ts";
 import type * as z from "zod/mini";
 import type { Prompts } from "./clack.ts";
+import { MAILBOX_FIELDS } from "./fields.ts";
 
 const HIDDEN = "•••••••• (hidden)";
 
 /** Asks for the SMTP TLS mode: a select of exactly the two modes, never free text. */
 export function askTlsMode(prompts: Prompts, initial: MailboxTlsMode = "starttls_required") {
   return prompts.select<MailboxTlsMode>({
-    message: "SMTP TLS Mode",
+    message: MAILBOX_FIELDS.smtpTlsMode.label,
     options: MAILBOX_TLS_MODES.map((mode) => ({
       value: mode,
       label: mode,
@@ -63,7 +61,8 @@ export async function askSmtpModeAndPort(
   let initialMode = known.mode ?? "starttls_required";
   for (;;) {
     const mode = known.mode ?? (await askTlsMode(prompts, initialMode));
-    const port = known.port ?? (await askPort(prompts, "SMTP Port", defaultSmtpPort(mode)));
+    const port =
+      known.port ?? (await askPort(prompts, MAILBOX_FIELDS.smtpPort.label, defaultSmtpPort(mode)));
     const mismatch = portMismatch(mode, port);
     if (mismatch === undefined || allowPortMismatch) return { mode, port };
     const keep = await prompts.confirm({
@@ -101,33 +100,40 @@ export async function promptMailboxSettings(
   const email =
     known.email ??
     (await prompts.text({
-      message: "Email",
+      message: MAILBOX_FIELDS.email.label,
       placeholder: "ops@example.com",
-      validate: (v) => problemWith(emailSchema, v),
+      validate: (v) => problemWith(MAILBOX_FIELDS.email.schema, v),
     }));
   const imapHost =
     known.imapHost ??
     (await prompts.text({
-      message: "IMAP Host",
+      message: MAILBOX_FIELDS.imapHost.label,
       placeholder: "imap.example.com",
-      validate: (v) => problemWith(hostSchema, v),
+      validate: (v) => problemWith(MAILBOX_FIELDS.imapHost.schema, v),
     }));
-  const imapPort = known.imapPort ?? (await askPort(prompts, "IMAP Port", 993));
+  const imapPort =
+    known.imapPort ?? (await askPort(prompts, MAILBOX_FIELDS.imapPort.label, DEFAULT_IMAP_PORT));
   const imapUsername =
-    known.imapUsername ?? (await askWithDefault(prompts, "IMAP Username", email, usernameSchema));
+    known.imapUsername ??
+    (await askWithDefault(
+      prompts,
+      MAILBOX_FIELDS.imapUsername.label,
+      email,
+      MAILBOX_FIELDS.imapUsername.schema,
+    ));
   const imapPassword =
     known.imapPassword ??
     (await prompts.password({
-      message: "IMAP Password",
-      validate: (v) => problemWith(secretSchema, v),
+      message: MAILBOX_FIELDS.imapPassword.label,
+      validate: (v) => problemWith(MAILBOX_FIELDS.imapPassword.schema, v),
     }));
 
   const smtpHost =
     known.smtpHost ??
     (await prompts.text({
-      message: "SMTP Host",
+      message: MAILBOX_FIELDS.smtpHost.label,
       placeholder: imapHost.replace(/^imap\./, "smtp."),
-      validate: (v) => problemWith(hostSchema, v),
+      validate: (v) => problemWith(MAILBOX_FIELDS.smtpHost.schema, v),
     }));
   const { mode: smtpTlsMode, port: smtpPort } = await askSmtpModeAndPort(
     prompts,
@@ -146,10 +152,15 @@ export async function promptMailboxSettings(
       smtpPassword = imapPassword;
     }
   }
-  smtpUsername ??= await askWithDefault(prompts, "SMTP Username", imapUsername, usernameSchema);
+  smtpUsername ??= await askWithDefault(
+    prompts,
+    MAILBOX_FIELDS.smtpUsername.label,
+    imapUsername,
+    MAILBOX_FIELDS.smtpUsername.schema,
+  );
   smtpPassword ??= await prompts.password({
-    message: "SMTP Password",
-    validate: (v) => problemWith(secretSchema, v),
+    message: MAILBOX_FIELDS.smtpPassword.label,
+    validate: (v) => problemWith(MAILBOX_FIELDS.smtpPassword.schema, v),
   });
 
   const settings: MailboxSettings = {
