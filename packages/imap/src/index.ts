@@ -1,0 +1,3 @@
+export * from "./errors.ts";
+export * from "./policy.ts";
+export * from "./verify.ts";
