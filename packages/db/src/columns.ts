@@ -17,6 +17,21 @@ export const fernetTokenBytes = customType<{ data: string; driverData: Uint8Arra
   },
 });
 
+/** Raw bytes (`bytea`) as a Buffer on both drivers (PGlite returns a bare Uint8Array). */
+export const bytes = customType<{ data: Buffer; driverData: Uint8Array }>({
+  dataType() {
+    return "bytea";
+  },
+  toDriver(value) {
+    return value;
+  },
+  fromDriver(value) {
+    return Buffer.isBuffer(value)
+      ? value
+      : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  },
+});
+
 /** timestamptz read as a JS Date. */
 export const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 

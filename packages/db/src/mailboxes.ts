@@ -1,7 +1,13 @@
 import { and, asc, count, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { DatabaseError, integrityErrorCode, violatedConstraint } from "./errors.ts";
-import { type Mailbox, type MailboxTlsMode, mailboxes, outboundMessages } from "./schema.ts";
+import {
+  type Mailbox,
+  type MailboxTlsMode,
+  mailboxes,
+  messages,
+  outboundMessages,
+} from "./schema.ts";
 
 /**
  * What seals and opens stored secrets. `@imap-proxy/crypto`'s Keyring is one; the repository
@@ -219,6 +225,8 @@ export async function deleteMailbox(db: Database, id: string): Promise<MailboxDe
       .delete(outboundMessages)
       .where(eq(outboundMessages.mailboxId, id))
       .returning({ id: outboundMessages.id });
+    // Their submissions go too (bodies and idempotency keys cascade from them).
+    await tx.delete(messages).where(eq(messages.mailboxId, id));
     await tx.delete(mailboxes).where(eq(mailboxes.id, id));
     return { mailbox: toPublic(row), finishedMessagesDeleted: finished.length };
   });
