@@ -35,6 +35,26 @@ export const outboundMessageStatus = pgEnum("outbound_message_status", [
 export type OutboundMessageStatus = (typeof outboundMessageStatus.enumValues)[number];
 export const OUTBOUND_MESSAGE_STATUSES = outboundMessageStatus.enumValues;
 
+/**
+ * Why a mailbox's sending is paused. The first four need an operator (`mailboxes:update`, a
+ * passing `mailboxes:verify-smtp` or `mailboxes:resume`) and have no end time; the others are
+ * provider limits that end at `paused_until`. Its messages stay `queued` meanwhile.
+ */
+export const OPERATOR_PAUSE_REASONS = [
+  "tls_unavailable",
+  "tls_failed",
+  "auth_failed",
+  "auth_unavailable",
+] as const;
+export const TIMED_PAUSE_REASONS = [
+  "rate_limited",
+  "too_many_connections",
+  "quota_exceeded",
+] as const;
+export const MAILBOX_PAUSE_REASONS = [...OPERATOR_PAUSE_REASONS, ...TIMED_PAUSE_REASONS] as const;
+export type MailboxPauseReason = (typeof MAILBOX_PAUSE_REASONS)[number];
+const sqlList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(", "));
+
 export const mailboxes = pgTable(
   "mailboxes",
   {
@@ -50,9 +70,35 @@ export const mailboxes = pgTable(
     smtpUsername: text("smtp_username").notNull(),
     smtpPasswordEncrypted: fernetTokenBytes("smtp_password_encrypted").notNull(),
     smtpTlsMode: mailboxTlsMode("smtp_tls_mode").notNull().default("starttls_required"),
+    /** SMTP connections the sender opens at once for this mailbox (per worker process). */
+    smtpMaxConnections: integer("smtp_max_connections").notNull().default(1),
+    /** Sending is paused while `pause_reason` is set and `paused_until` is null or ahead. */
+    pauseReason: text("pause_reason").$type<MailboxPauseReason>(),
+    pausedAt: timestamptz("paused_at"),
+    /** Null for an operator pause (until fixed); the provider's limit otherwise. */
+    pausedUntil: timestamptz("paused_until"),
+    /** The server's reply or the TLS/auth error behind the pause (no secrets). */
+    pauseDetail: text("pause_detail"),
     ...auditTimestamps,
   },
   () => [
+    check("mailboxes_smtp_max_connections_range", sql`"smtp_max_connections" BETWEEN 1 AND 100`),
+    check(
+      "mailboxes_pause_reason_known",
+      sql`"pause_reason" IS NULL OR "pause_reason" IN (${sqlList(MAILBOX_PAUSE_REASONS)})`,
+    ),
+    check(
+      "mailboxes_pause_fields_together",
+      sql`("pause_reason" IS NULL) = ("paused_at" IS NULL) AND ("pause_reason" IS NOT NULL OR ("paused_until" IS NULL AND "pause_detail" IS NULL))`,
+    ),
+    check(
+      "mailboxes_pause_until_only_when_timed",
+      sql`"pause_reason" IS NULL OR ("paused_until" IS NULL) = ("pause_reason" IN (${sqlList(OPERATOR_PAUSE_REASONS)}))`,
+    ),
+    // The claim reads the (usually empty) set of paused mailboxes once per call.
+    index("mailboxes_paused_idx")
+      .on(sql`"id"`)
+      .where(sql`"pause_reason" IS NOT NULL`),
     uniqueIndex("mailboxes_email_lower_key").using("btree", sql`lower("email")`),
     check("mailboxes_email_not_blank", sql`btrim("email") <> ''`),
     check("mailboxes_imap_host_not_blank", sql`btrim("imap_host") <> ''`),
@@ -192,6 +238,19 @@ export const outboundMessages = pgTable(
     idempotencyKey: text("idempotency_key"),
     /** Who holds the lease while `processing`; with `attempts` it fences late finishers. */
     leaseOwner: text("lease_owner"),
+    /**
+     * Set, durably, before the message body may go out (after the envelope, before the first
+     * byte of content). A row found `processing` with it set may have been delivered: recovery
+     * ends it `failed` with `outcome_unknown` instead of sending it again.
+     */
+    dataStartedAt: timestamptz("data_started_at"),
+    /** Stable code of the last failure or pause (`outcome_unknown`, `recipient_rejected`, …). */
+    errorCode: text("error_code"),
+    /** The server's last relevant reply: the final reply when sent (its queue id), else the refusal. */
+    smtpReplyCode: integer("smtp_reply_code"),
+    /** RFC 3463 enhanced status from that reply, e.g. `5.1.1`. */
+    smtpEnhancedStatus: text("smtp_enhanced_status"),
+    smtpReply: text("smtp_reply"),
     ...auditTimestamps,
   },
   (t) => [
@@ -239,6 +298,23 @@ export const outboundMessages = pgTable(
     uniqueIndex("outbound_messages_idempotency_key")
       .on(sql`"mailbox_id"`, sql`"idempotency_key"`)
       .where(sql`"idempotency_key" IS NOT NULL`),
+    check("outbound_messages_error_code_shape", sql`"error_code" ~ '^[a-z][a-z0-9_]{0,63}$'`),
+    check("outbound_messages_smtp_reply_code_range", sql`"smtp_reply_code" BETWEEN 200 AND 599`),
+    check(
+      "outbound_messages_smtp_enhanced_status_shape",
+      sql`"smtp_enhanced_status" ~ '^[245][.][0-9]{1,3}[.][0-9]{1,3}$'`,
+    ),
+    check("outbound_messages_smtp_reply_bounded", sql`char_length("smtp_reply") <= 1000`),
+    // A queued row has never started DATA in its current life: the ones that may have been
+    // delivered are failed (outcome_unknown) and only an operator's retry queues them again.
+    check(
+      "outbound_messages_data_started_not_queued",
+      sql`"status" <> 'queued' OR "data_started_at" IS NULL`,
+    ),
+    check(
+      "outbound_messages_outcome_unknown_is_failed",
+      sql`"error_code" IS DISTINCT FROM 'outcome_unknown' OR ("status" = 'failed' AND "data_started_at" IS NOT NULL)`,
+    ),
     check(
       "outbound_messages_lease_owner_iff_processing",
       sql`("status" = 'processing') = ("lease_owner" IS NOT NULL)`,
