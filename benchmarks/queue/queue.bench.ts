@@ -13,7 +13,8 @@ import {
   rowsOf,
   sql,
 } from "@imap-proxy/db";
-import { claim, enqueue, markSentMany, runWorker } from "@imap-proxy/db/queue";
+import { claim, enqueue, markSentMany } from "@imap-proxy/db/queue";
+import { runWorker } from "@imap-proxy/sender";
 import { Logger, makeWorkerUtils, run as runGraphile } from "graphile-worker";
 import PgBoss from "pg-boss";
 import postgres from "postgres";

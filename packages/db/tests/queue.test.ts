@@ -6,7 +6,6 @@ import {
   type RetryPolicy,
   claim,
   enqueue,
-  errorLogLine,
   markBounced,
   markFailed,
   markFailedMany,
@@ -15,8 +14,7 @@ import {
   recoverStale,
   releaseMany,
   retryDelayMs,
-  runWorker,
-} from "../src/queue.ts";
+} from "../src/queue/index.ts";
 import { openTestDatabase, type TestDatabase } from "../src/testing.ts";
 import { mailboxInsert } from "./helpers.ts";
 
@@ -199,12 +197,9 @@ describe("claim and finish", () => {
       lease_owner: null,
     });
     expect(row.error_log).toBe(
-      errorLogLine(new Date("2030-01-01T00:00:00.000Z"), 1, "421 try later second line") +
-        errorLogLine(new Date("2030-01-01T00:01:00.000Z"), 2, "421 again") +
-        errorLogLine(new Date("2030-01-01T00:03:00.000Z"), 3, "550 no such user"),
-    );
-    expect(row.error_log!.split("\n")[0]).toBe(
-      "2030-01-01T00:00:00.000Z attempt 1: 421 try later second line",
+      "2030-01-01T00:00:00.000Z attempt 1: 421 try later second line\n" +
+        "2030-01-01T00:01:00.000Z attempt 2: 421 again\n" +
+        "2030-01-01T00:03:00.000Z attempt 3: 550 no such user\n",
     );
     expect(
       await claim(db, { limit: 1, owner: "w", clock: clockAt("2031-01-01T00:00:00.000Z") }),
@@ -271,10 +266,20 @@ describe("claim and finish", () => {
     );
     const claimed = await claim(db, { limit: 6, owner: "w" });
     expect(claimed).toHaveLength(6);
+    const errors = ["timeout", " \n\t ", "y".repeat(600)];
     const failed = await markFailedMany(
       db,
-      claimed.slice(0, 3).map((m) => ({ ...m.lease, error: "timeout" })),
+      claimed.slice(0, 3).map((m, i) => ({ ...m.lease, error: errors[i]! })),
     );
+    // One line each: folded, bounded to 500 characters, never empty.
+    const logs = await Promise.all(
+      claimed.slice(0, 3).map(async (m) => (await statusOf(m.id)).error_log),
+    );
+    expect(logs.map((log) => log!.replace(/^\S+ /, ""))).toEqual([
+      "attempt 1: timeout\n",
+      "attempt 1: unknown error\n",
+      `attempt 1: ${"y".repeat(500)}\n`,
+    ]);
     expect(failed.finished.sort()).toEqual(
       claimed
         .slice(0, 3)
@@ -327,62 +332,6 @@ describe("claim and finish", () => {
   });
 });
 
-describe("runWorker", () => {
-  test("feeds local handlers from batched claims and records every outcome, none lost", async () => {
-    await drain();
-    const mailboxId = await newMailbox();
-    await enqueue(
-      db,
-      mailboxId,
-      Array.from({ length: 300 }, (_, i) => ({
-        recipientEmail: "w@example.net",
-        subject: String(i),
-      })),
-    );
-    const seen = new Set<string>();
-    let running = 0;
-    let maxRunning = 0;
-    const report = await runWorker({
-      db,
-      owner: "runner",
-      concurrency: 8,
-      batchSize: 32,
-      stopWhenEmpty: true,
-      policy: { maxAttempts: 1, baseDelayMs: 1000, maxDelayMs: 1000, jitter: 0 },
-      handler: async (message) => {
-        expect(seen.has(message.id)).toBe(false);
-        seen.add(message.id);
-        running += 1;
-        maxRunning = Math.max(maxRunning, running);
-        await new Promise((r) => setTimeout(r, 1));
-        running -= 1;
-        const n = Number(message.subject);
-        if (n % 10 === 0) throw new Error(`handler failed on ${n}`);
-        return n % 10 === 1 ? "bounced" : "sent";
-      },
-    });
-    expect(report).toEqual({ processed: 300, leaseLost: 0 });
-    expect(maxRunning).toBeGreaterThan(1);
-    expect(maxRunning).toBeLessThanOrEqual(8);
-    const counts = rowsOf<{ status: string; n: number }>(
-      await db.execute(
-        sql`SELECT status, count(*)::int AS n FROM outbound_messages WHERE mailbox_id = ${mailboxId} GROUP BY status ORDER BY status`,
-      ),
-    );
-    expect(counts).toEqual([
-      { status: "sent", n: 240 },
-      { status: "failed", n: 30 },
-      { status: "bounced", n: 30 },
-    ]);
-    const log = rowsOf<{ error_log: string }>(
-      await db.execute(
-        sql`SELECT error_log FROM outbound_messages WHERE mailbox_id = ${mailboxId} AND subject = '20'`,
-      ),
-    )[0]!.error_log;
-    expect(log).toMatch(/attempt 1: handler failed on 20\n$/);
-  });
-});
-
 describe("releaseMany", () => {
   test("returns prefetched, unhandled messages to the queue with the attempt not counted", async () => {
     await drain();
@@ -405,38 +354,6 @@ describe("releaseMany", () => {
     const [again] = await claim(db, { limit: 1, owner: "next" });
     expect(again).toMatchObject({ id: claimed!.id, attempts: 1 });
     await markSent(db, again!.lease);
-  });
-
-  test("runWorker stopped by its signal releases what it had prefetched", async () => {
-    await drain();
-    const mailboxId = await newMailbox();
-    await enqueue(
-      db,
-      mailboxId,
-      Array.from({ length: 40 }, (_, i) => ({ recipientEmail: "s@example.net", subject: `s${i}` })),
-    );
-    const controller = new AbortController();
-    const report = await runWorker({
-      db,
-      owner: "stopper",
-      concurrency: 1,
-      batchSize: 20,
-      signal: controller.signal,
-      handler: () => {
-        controller.abort();
-        return Promise.resolve("sent" as const);
-      },
-    });
-    expect(report.processed).toBe(1);
-    const counts = rowsOf<{ status: string; n: number; max: number }>(
-      await db.execute(
-        sql`SELECT status, count(*)::int AS n, max(attempts)::int AS max FROM outbound_messages WHERE mailbox_id = ${mailboxId} GROUP BY status ORDER BY status`,
-      ),
-    );
-    expect(counts).toEqual([
-      { status: "queued", n: 39, max: 0 },
-      { status: "sent", n: 1, max: 1 },
-    ]);
   });
 });
 

@@ -1,0 +1,51 @@
+import { sql } from "drizzle-orm";
+import type { Database } from "../client.ts";
+import { DatabaseError } from "../errors.ts";
+import { rowsOf } from "../rows.ts";
+import { sqlNow } from "./sql-now.ts";
+import type { ClaimedMessage, QueueClock } from "./types.ts";
+
+/**
+ * queued (due) → processing. Atomically moves up to `limit` due messages (queued, retry time
+ * null or past), oldest due first, to `processing` under `owner`'s lease.
+ *
+ * `SKIP LOCKED` lets any number of workers claim concurrently without ever receiving the same
+ * row; the subquery walks the due-row index (`outbound_messages_due_idx`) in its key order, so
+ * the cost does not grow with finished rows. A condition that makes a row not claimable (for
+ * example a paused mailbox) belongs in the inner WHERE, next to `status = 'queued'`.
+ */
+export async function claim(
+  db: Database,
+  options: { limit: number; owner: string; clock?: QueueClock },
+): Promise<ClaimedMessage[]> {
+  if (!(options.limit >= 1))
+    throw new DatabaseError("invalid_argument", "claim needs a limit of at least 1.");
+  const now = sqlNow(options.clock);
+  const rows = rowsOf<{
+    id: string;
+    mailbox_id: string;
+    recipient_email: string;
+    subject: string;
+    attempts: number;
+  }>(
+    await db.execute(sql`
+      UPDATE outbound_messages AS o
+      SET status = 'processing', attempts = o.attempts + 1, processing_started_at = ${now},
+          lease_owner = ${options.owner}, next_retry_at = NULL
+      WHERE o.id = ANY(ARRAY(
+        SELECT id FROM outbound_messages
+        WHERE status = 'queued' AND coalesce(next_retry_at, created_at) <= ${now}
+        ORDER BY coalesce(next_retry_at, created_at), id
+        LIMIT ${options.limit}
+        FOR UPDATE SKIP LOCKED))
+      RETURNING o.id, o.mailbox_id, o.recipient_email, o.subject, o.attempts`),
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    mailboxId: row.mailbox_id,
+    recipientEmail: row.recipient_email,
+    subject: row.subject,
+    attempts: row.attempts,
+    lease: { id: row.id, owner: options.owner, attempt: row.attempts },
+  }));
+}

@@ -1,0 +1,24 @@
+/*
+ * The durable send queue on `outbound_messages`: one file per state transition, each one SQL
+ * statement (the worker loop that drives them lives in @imap-proxy/sender).
+ *
+ *   enqueue       → queued
+ *   claim         queued (due) → processing; attempts + 1; lease = (id, owner, attempt)
+ *   finish        processing → sent | bounced                        (lease holder only)
+ *   fail          processing → queued (backoff) | failed (attempts exhausted)
+ *   release       processing → queued, due now, the attempt not counted
+ *   recoverStale  processing (lease not renewed in time) → queued | failed
+ *
+ * A lease is (id, owner, attempt). Every transition out of `processing` is fenced by it
+ * (end-lease.ts): a worker whose lease was recovered and claimed again (a higher attempt) can
+ * no longer change the row. The database's checks and transition trigger hold the same state
+ * machine for every other writer.
+ */
+export * from "./types.ts";
+export * from "./backoff.ts";
+export { enqueue } from "./enqueue.ts";
+export { claim } from "./claim.ts";
+export { markSent, markSentMany, markBounced, markBouncedMany } from "./finish.ts";
+export { markFailed, markFailedMany } from "./fail.ts";
+export { releaseMany } from "./release.ts";
+export { recoverStale } from "./recover.ts";

@@ -1,0 +1,1 @@
+export { runWorker, type Outcome, type WorkerOptions, type WorkerReport } from "./worker.ts";
