@@ -1,3 +1,4 @@
 export * from "./errors.ts";
 export * from "./policy.ts";
 export * from "./verify.ts";
+export * from "./report.ts";
