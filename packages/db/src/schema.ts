@@ -1,6 +1,9 @@
 import { sql } from "drizzle-orm";
 import {
+  bigint,
+  boolean,
   check,
+  cidr,
   foreignKey,
   index,
   integer,
@@ -79,6 +82,9 @@ export const mailboxes = pgTable(
     pausedUntil: timestamptz("paused_until"),
     /** The server's reply or the TLS/auth error behind the pause (no secrets). */
     pauseDetail: text("pause_detail"),
+    /** Tracking defaults for submissions that do not say (`tracking` in `POST /v1/messages`). */
+    trackOpens: boolean("track_opens").notNull().default(false),
+    trackClicks: boolean("track_clicks").notNull().default(false),
     ...auditTimestamps,
   },
   () => [
@@ -127,6 +133,9 @@ export const messages = pgTable(
     /** MAIL FROM: the mailbox's address when the message was composed (it may change later). */
     envelopeFrom: text("envelope_from").notNull(),
     subject: text("subject").notNull(),
+    /** Whether this submission's recipients get tracked bodies (`recipient_bodies`). */
+    trackOpens: boolean("track_opens").notNull().default(false),
+    trackClicks: boolean("track_clicks").notNull().default(false),
     ...auditTimestamps,
   },
   (t) => [
@@ -322,6 +331,91 @@ export const outboundMessages = pgTable(
   ],
 );
 
+/*
+ * Open and click tracking. A tracked message keeps its untracked original in `message_bodies`
+ * (the Sent copy uses it); each recipient gets its own tracked variant in `recipient_bodies`,
+ * composed once at submit, because its tokens name that recipient. The sender sends
+ *   coalesce(recipient_bodies.raw, message_bodies.raw)
+ * for an outbound_messages row, so every retry sends exactly the same bytes either way.
+ */
+
+/**
+ * The bytes one recipient is sent when they differ from the message's (tracked messages only).
+ * Written once with the recipient row, never changed (trigger), gone with the row.
+ */
+export const recipientBodies = pgTable(
+  "recipient_bodies",
+  {
+    outboundMessageId: uuid("outbound_message_id")
+      .primaryKey()
+      .references(() => outboundMessages.id, { onDelete: "cascade", onUpdate: "cascade" }),
+    raw: bytes("raw").notNull(),
+    sizeBytes: integer("size_bytes").notNull(),
+  },
+  () => [
+    check("recipient_bodies_size_matches", sql`"size_bytes" = octet_length("raw")`),
+    check("recipient_bodies_not_empty", sql`"size_bytes" > 0`),
+  ],
+);
+
+/**
+ * A tracked message's links in document order; a click token carries the position. The
+ * redirect goes only to the URL stored here, never to one taken from the request.
+ */
+export const trackingLinks = pgTable(
+  "tracking_links",
+  {
+    messageId: uuid("message_id")
+      .notNull()
+      .references(() => messages.id, { onDelete: "cascade", onUpdate: "cascade" }),
+    position: integer("position").notNull(),
+    url: text("url").notNull(),
+  },
+  (t) => [
+    primaryKey({ name: "tracking_links_pkey", columns: [t.messageId, t.position] }),
+    check("tracking_links_position_range", sql`"position" BETWEEN 0 AND 65535`),
+    check("tracking_links_url_http", sql`"url" ~ '^https?://[^[:space:][:cntrl:]]+$'`),
+  ],
+);
+
+export const trackingEventKind = pgEnum("tracking_event_kind", ["open", "click"]);
+export type TrackingEventKind = (typeof trackingEventKind.enumValues)[number];
+
+/** `@imap-proxy/tracking`'s labels; only `human` and `proxy` events set opened_at / clicked_at. */
+export const trackingEventLabel = pgEnum("tracking_event_label", ["human", "bot", "proxy"]);
+export type TrackingEventLabel = (typeof trackingEventLabel.enumValues)[number];
+
+/** Every hit on a valid token, bots included (they are labelled, never dropped). */
+export const trackingEvents = pgTable(
+  "tracking_events",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    outboundMessageId: uuid("outbound_message_id")
+      .notNull()
+      .references(() => outboundMessages.id, { onDelete: "cascade", onUpdate: "cascade" }),
+    kind: trackingEventKind("kind").notNull(),
+    /** The clicked link's position in `tracking_links`; null for opens. */
+    linkPosition: integer("link_position"),
+    occurredAt: timestamptz("occurred_at").notNull().defaultNow(),
+    userAgent: text("user_agent"),
+    /** The client's network only (IPv4 /24, IPv6 /48), never its full address. */
+    ipPrefix: cidr("ip_prefix"),
+    label: trackingEventLabel("label").notNull(),
+  },
+  (t) => [
+    index("tracking_events_recipient_idx").on(t.outboundMessageId, t.occurredAt, t.id),
+    check(
+      "tracking_events_link_iff_click",
+      sql`("kind" = 'click') = ("link_position" IS NOT NULL)`,
+    ),
+    check("tracking_events_user_agent_length", sql`char_length("user_agent") <= 512`),
+    check(
+      "tracking_events_ip_prefix_is_network",
+      sql`"ip_prefix" IS NULL OR masklen("ip_prefix") = CASE family("ip_prefix") WHEN 4 THEN 24 ELSE 48 END`,
+    ),
+  ],
+);
+
 export type Mailbox = typeof mailboxes.$inferSelect;
 export type NewMailbox = typeof mailboxes.$inferInsert;
 export type OutboundMessage = typeof outboundMessages.$inferSelect;
@@ -329,3 +423,6 @@ export type NewOutboundMessage = typeof outboundMessages.$inferInsert;
 export type Message = typeof messages.$inferSelect;
 export type MessageBody = typeof messageBodies.$inferSelect;
 export type IdempotencyKey = typeof idempotencyKeys.$inferSelect;
+export type RecipientBody = typeof recipientBodies.$inferSelect;
+export type TrackingLink = typeof trackingLinks.$inferSelect;
+export type TrackingEvent = typeof trackingEvents.$inferSelect;
