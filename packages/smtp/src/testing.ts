@@ -110,6 +110,8 @@ export interface RunningServer {
   clientBytes(): Buffer;
   /** AUTH attempts the server itself saw (username, whether the password matched). */
   authAttempts: { username: string; accepted: boolean }[];
+  /** The smtp-server itself, for fault injection (its live connections). */
+  server: SMTPServer;
   close(): Promise<void>;
 }
 
@@ -142,6 +144,7 @@ export async function startSmtpServer(options: SMTPServerOptions): Promise<Runni
     port: relay.port,
     clientBytes: () => relay.clientBytes(),
     authAttempts,
+    server,
     async close() {
       await relay.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
