@@ -1,20 +1,15 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** The Fernet spec's official vectors, kept in shared/ beside the repository. */
-export const vectorsDir =
-  process.env.IMAP_PROXY_FERNET_VECTORS ?? path.resolve(here, "../../../../shared/fixtures/fernet");
+/** The Fernet spec's official vectors, committed byte for byte (see fixtures/fernet/README.md). */
+export const vectorsDir = path.join(here, "fixtures", "fernet");
 
 export function readVectors<T>(name: string): T[] {
-  const file = path.join(vectorsDir, name);
-  if (!existsSync(file)) {
-    throw new Error(`Fernet spec vectors not found at ${file}; set IMAP_PROXY_FERNET_VECTORS.`);
-  }
-  return JSON.parse(readFileSync(file, "utf8")) as T[];
+  return JSON.parse(readFileSync(path.join(vectorsDir, name), "utf8")) as T[];
 }
 
 export const seconds = (rfc3339: string) => Math.floor(Date.parse(rfc3339) / 1000);
