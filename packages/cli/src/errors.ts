@@ -39,6 +39,7 @@ export function isOperatorError(error: unknown): error is Error & { code: string
       "InvalidKeyError",
       "InvalidTokenError",
       "MissingKeyError",
+      "UnsafeKeyFileError",
       "SmtpError",
     ].includes(error.name)
   );

@@ -8,4 +8,9 @@ export {
   type EncryptOptions,
 } from "./fernet.ts";
 export { Keyring } from "./keyring.ts";
-export { MissingKeyError, loadKeyring, type KeySourceOptions } from "./key-source.ts";
+export {
+  MissingKeyError,
+  UnsafeKeyFileError,
+  loadKeyring,
+  type KeySourceOptions,
+} from "./key-source.ts";

@@ -244,6 +244,12 @@ export async function countMessagesByStatus(
   return Object.fromEntries(rows.map((row) => [row.status, row.n]));
 }
 
+/** Whether any secret is stored (every mailbox holds two): a lost key cannot be replaced then. */
+export async function storedSecretsExist(db: Database): Promise<boolean> {
+  const rows = await db.select({ id: mailboxes.id }).from(mailboxes).limit(1);
+  return rows.length > 0;
+}
+
 export interface RotationReport {
   mailboxes: number;
   rewritten: number;

@@ -12,7 +12,7 @@ export async function runKeysRotate(
   flags: CommonFlags & { batchSize: string },
   io: Io,
 ): Promise<void> {
-  const keyring = keyringFor(io);
+  const keyring = await keyringFor(io);
   const batchSize = Math.max(1, Number.parseInt(flags.batchSize, 10) || 200);
   const report = await withDatabase(io, ({ db }) =>
     rotateMailboxSecrets(db, keyring, { batchSize }),

@@ -7,6 +7,7 @@ import {
   listMailboxes,
   updateMailbox,
 } from "@imap-proxy/db";
+import type { Keyring } from "@imap-proxy/crypto";
 import { CancelledError, CliError, UsageError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { promptsFor } from "../prompts/clack.ts";
@@ -96,7 +97,7 @@ export async function runMailboxesCreate(flags: CreateFlags, io: Io): Promise<vo
     refuseMismatch(settings, flags.allowPortMismatch === true);
     await verifyBeforeSaving(settings, flags, io);
   }
-  const keyring = keyringFor(io);
+  const keyring = await keyringFor(io);
   const mailbox = await withDatabase(io, ({ db }) => createMailbox(db, keyring, settings));
   if (flags.json) writeJson(io, mailbox);
   else writeLine(io.stdout, `Created mailbox ${mailbox.email} (id ${mailbox.id}).`);
@@ -142,11 +143,10 @@ export async function runMailboxesUpdate(
   io: Io,
 ): Promise<void> {
   const changes = await mailboxFieldsFromFlags(flags, io);
-  // Loaded at most once, and only if a secret is touched: a non-secret edit needs no FERNET_KEY.
-  let keyring: ReturnType<typeof keyringFor> | undefined;
-  const secrets = () => (keyring ??= keyringFor(io));
-  const sealer = { encryptSecret: (plaintext: string) => secrets().encryptSecret(plaintext) };
-  const updated = await withDatabase(io, async ({ db }) => {
+  let keyring: Keyring | undefined;
+  const updated = await withDatabase(io, async (handle) => {
+    const { db } = handle;
+    const secrets = async () => (keyring ??= await keyringFor(io, handle));
     const current = await getMailbox(db, idOrEmail);
     let prompted = false;
     if (Object.keys(changes).length === 0) {
@@ -174,7 +174,8 @@ export async function runMailboxesUpdate(
       const merged: MailboxSettings = {
         ...current,
         imapPassword: "",
-        smtpPassword: changes.smtpPassword ?? secrets().decryptSecret(row.smtpPasswordEncrypted),
+        smtpPassword:
+          changes.smtpPassword ?? (await secrets()).decryptSecret(row.smtpPasswordEncrypted),
         ...changes,
       };
       if (!(await verifyBeforeSaving(merged, flags, io))) throw new CancelledError();
@@ -187,6 +188,9 @@ export async function runMailboxesUpdate(
       });
       if (!save) throw new CancelledError();
     }
+    // Loaded only if a secret is touched: a non-secret edit needs no key.
+    if (changes.imapPassword !== undefined || changes.smtpPassword !== undefined) await secrets();
+    const sealer = { encryptSecret: (plaintext: string) => keyring!.encryptSecret(plaintext) };
     return updateMailbox(db, sealer, current.id, changes);
   });
   if (flags.json) writeJson(io, updated);

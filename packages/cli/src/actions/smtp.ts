@@ -75,7 +75,7 @@ export async function runMailboxesVerifySmtp(
   io: Io,
 ): Promise<void> {
   const timeoutMs = timeoutFromFlag(flags.smtpTimeout);
-  const keyring = keyringFor(io);
+  const keyring = await keyringFor(io);
   const row = await withDatabase(io, async ({ db }) => {
     const found = await findMailboxRow(db, idOrEmail);
     if (found === undefined)
