@@ -581,7 +581,7 @@ describe("keys and tokens", () => {
 
 describe.runIf(process.env.DATABASE_URL)("a Postgres database is never migrated implicitly", () => {
   test("a command on an unmigrated database names db:migrate; db:migrate fixes it", async () => {
-    const { openTestDatabase } = await import("@imap-proxy/db/testing");
+    const { openTestDatabase } = await import("@imap-proxy/testing/database");
     const empty = await openTestDatabase({ migrated: false });
     try {
       const env = { ...world.env, DATABASE_URL: empty.url };

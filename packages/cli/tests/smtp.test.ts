@@ -1,13 +1,8 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import {
-  PASSWORD,
-  USERNAME,
-  makeTestPki,
-  startSmtpServer,
-  type RunningServer,
-  type TestPki,
-} from "@imap-proxy/smtp/testing";
+import { PASSWORD, USERNAME } from "@imap-proxy/testing/credentials";
+import { makeTestPki, type TestPki } from "@imap-proxy/testing/pki";
+import { startSmtpServer, type RunningServer } from "@imap-proxy/testing/smtp-server";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openCliWorld, runBuiltCli, type CliWorld } from "./support.ts";
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { stripVTControlCharacters } from "node:util";
 import { FernetKey } from "@imap-proxy/crypto";
 import { type DatabaseHandle, openDatabase, rowsOf, sql } from "@imap-proxy/db";
-import { openTestDatabase, type TestDatabase } from "@imap-proxy/db/testing";
+import { openTestDatabase, type TestDatabase } from "@imap-proxy/testing/database";
 import type { Io } from "../src/io.ts";
 
 export const cliBundle = path.resolve(

@@ -15,7 +15,7 @@ import {
   releaseMany,
   retryDelayMs,
 } from "../src/queue/index.ts";
-import { openTestDatabase, type TestDatabase } from "../src/testing.ts";
+import { openTestDatabase, type TestDatabase } from "@imap-proxy/testing/database";
 import { mailboxInsert } from "./helpers.ts";
 
 let database: TestDatabase;

@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import tls from "node:tls";
-import { startRecordingRelay, makeTestPki, type TestPki } from "@imap-proxy/smtp/testing";
+import { makeTestPki, type TestPki } from "@imap-proxy/testing/pki";
+import { startRecordingRelay, startSilentServer } from "@imap-proxy/testing/tcp";
 import { ImapFlow } from "imapflow";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
@@ -20,7 +21,6 @@ import {
   startStrippingRelay,
   type RunningDovecot,
 } from "./support/dovecot.ts";
-import { startSilentServer } from "@imap-proxy/smtp/testing";
 
 /** A TLS listener with the given certificate that greets like an IMAP server. */
 async function startTlsServer(identity: { key: string; cert: string }) {

@@ -1,6 +1,6 @@
 import { type Database, rowsOf, sql } from "@imap-proxy/db";
 import { enqueue } from "@imap-proxy/db/queue";
-import { openTestDatabase, type TestDatabase } from "@imap-proxy/db/testing";
+import { openTestDatabase, type TestDatabase } from "@imap-proxy/testing/database";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { runWorker } from "../src/index.ts";
 import { newMailbox } from "./helpers.ts";

@@ -7,8 +7,13 @@ import {
   SmtpConnectionPool,
   pauseDurationMs,
 } from "../src/index.ts";
-import { PASSWORD, USERNAME, type TestPki, makeTestPki } from "../src/testing.ts";
-import { type FaultPlan, type FaultServer, startFaultServer } from "./smtp-faults.ts";
+import { PASSWORD, USERNAME } from "@imap-proxy/testing/credentials";
+import { type TestPki, makeTestPki } from "@imap-proxy/testing/pki";
+import {
+  type FaultPlan,
+  type FaultServer,
+  startFaultServer,
+} from "@imap-proxy/testing/smtp-faults";
 
 // Every row of the sender's outcome table, each against a server that really answers that way.
 let pki: TestPki;

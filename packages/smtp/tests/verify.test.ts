@@ -6,18 +6,16 @@ import {
   smtpConnectionOptions,
   verifySmtp,
 } from "../src/index.ts";
+import { PASSWORD, USERNAME } from "@imap-proxy/testing/credentials";
 import {
-  PASSWORD,
-  USERNAME,
   eximBinary,
-  makeTestPki,
   startExim,
-  startSilentServer,
-  startSmtpServer,
   type PeerVariant,
   type RunningExim,
-  type TestPki,
-} from "../src/testing.ts";
+} from "@imap-proxy/testing/exim";
+import { makeTestPki, type TestPki } from "@imap-proxy/testing/pki";
+import { startSmtpServer } from "@imap-proxy/testing/smtp-server";
+import { startSilentServer } from "@imap-proxy/testing/tcp";
 
 let pki: TestPki;
 beforeAll(() => {

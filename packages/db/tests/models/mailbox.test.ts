@@ -9,7 +9,7 @@ import {
   rowsOf,
   type MailboxSettings,
 } from "../../src/index.ts";
-import { openTestDatabase, type TestDatabase } from "../../src/testing.ts";
+import { openTestDatabase, type TestDatabase } from "@imap-proxy/testing/database";
 import { catalogColumns, expectRejected, mailboxInsert } from "../helpers.ts";
 
 let database: TestDatabase;

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { deleteMailbox, rowsOf } from "../../src/index.ts";
-import { openTestDatabase, type TestDatabase } from "../../src/testing.ts";
+import { openTestDatabase, type TestDatabase } from "@imap-proxy/testing/database";
 import { expectRejected, mailboxInsert } from "../helpers.ts";
 
 let database: TestDatabase;

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { rowsOf } from "../../src/index.ts";
-import { openTestDatabase, type TestDatabase } from "../../src/testing.ts";
+import { openTestDatabase, type TestDatabase } from "@imap-proxy/testing/database";
 import { expectRejected, mailboxInsert } from "../helpers.ts";
 
 // The database holds the sender's invariants for every writer: pause fields, outcome columns.

@@ -9,7 +9,7 @@ import {
   rowsOf,
   trackingCounts,
 } from "../../src/index.ts";
-import { openTestDatabase, type TestDatabase } from "../../src/testing.ts";
+import { openTestDatabase, type TestDatabase } from "@imap-proxy/testing/database";
 import { expectRejected, mailboxInsert } from "../helpers.ts";
 
 let database: TestDatabase;

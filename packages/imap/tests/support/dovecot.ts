@@ -12,7 +12,7 @@ import {
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { TestPki } from "@imap-proxy/smtp/testing";
+import type { TestPki } from "@imap-proxy/testing/pki";
 
 export const IMAP_USERNAME = "owner@example.test";
 export const IMAP_PASSWORD = "Tr0ub4dor-and-3-more-words";

@@ -1,7 +1,8 @@
 // An smtp-server that answers each step the way a test asks: the sender's fault injector.
 import type { SMTPServerSession } from "smtp-server";
 import { SMTPServer } from "smtp-server";
-import { type RunningServer, type TestPki, startSmtpServer } from "../src/testing.ts";
+import type { TestPki } from "./pki.ts";
+import { type RunningServer, startSmtpServer } from "./smtp-server.ts";
 
 /** A reply such as `{ code: 550, text: "5.1.1 No such user" }` (text starts with the enhanced status). */
 export interface FaultReply {

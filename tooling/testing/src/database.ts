@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
-import { type DatabaseHandle, openDatabase } from "./client.ts";
-import { migrate } from "./migrate.ts";
+import { type DatabaseHandle, openDatabase } from "@imap-proxy/db/client";
+import { migrate } from "@imap-proxy/db";
 
 export interface TestDatabase extends DatabaseHandle {
   /** The Postgres URL of this isolated database, or undefined on in-memory PGlite. */

@@ -1,0 +1,156 @@
+// A private Exim daemon (Debian's exim4-daemon-light) playing every server of the SMTP verification matrix.
+import { execFileSync, spawn } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { PASSWORD, USERNAME } from "./credentials.ts";
+import type { TestPki } from "./pki.ts";
+import { freePort, startRecordingRelay, type RecordingRelay } from "./tcp.ts";
+
+/** The server variants of the verification matrix. */
+export type PeerVariant =
+  "starttls" | "no_starttls" | "implicit" | "other_host" | "self_signed" | "no_auth";
+export const PEER_VARIANTS: PeerVariant[] = [
+  "starttls",
+  "no_starttls",
+  "implicit",
+  "other_host",
+  "self_signed",
+  "no_auth",
+];
+
+export interface RunningExim {
+  /** The relay port in front of each variant's Exim port. */
+  relays: Record<PeerVariant, RecordingRelay>;
+  /** Exim's main log so far (shows authenticator results). */
+  mainLog(): string;
+  close(): Promise<void>;
+}
+
+/** The Exim binary when Debian's exim4 is installed (`.ci/run` installs it). */
+export function eximBinary(): string | undefined {
+  for (const candidate of [process.env.IMAP_PROXY_EXIM, "/usr/sbin/exim4", "/usr/sbin/exim"]) {
+    if (candidate && existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * A private Exim daemon on loopback ports with its own configuration, spool and logs in a temp
+ * directory (no system mail configuration is read or changed). One port per matrix variant:
+ * TLS certificate, STARTTLS and AUTH advertisement are chosen by $received_port.
+ */
+export async function startExim(pki: TestPki): Promise<RunningExim> {
+  const exim = eximBinary();
+  if (exim === undefined) throw new Error("exim4 is not installed");
+  const dir = mkdtempSync(path.join(tmpdir(), "imap-proxy-exim-"));
+  const ports = {} as Record<PeerVariant, number>;
+  for (const variant of PEER_VARIANTS) ports[variant] = await freePort();
+  const files = {
+    server: [pki.server.cert, pki.server.key],
+    other: [pki.otherHost.cert, pki.otherHost.key],
+    self: [pki.selfSigned.cert, pki.selfSigned.key],
+  } as const;
+  for (const [name, [cert, key]] of Object.entries(files)) {
+    writeFileSync(path.join(dir, `${name}.pem`), cert);
+    writeFileSync(path.join(dir, `${name}.key`), key, { mode: 0o644 });
+  }
+  for (const sub of ["spool", "log"]) mkdirSync(path.join(dir, sub));
+  const byPort = (other: string, self: string, fallback: string) =>
+    `\${if eq{$received_port}{${ports.other_host}}{${other}}{\${if eq{$received_port}{${ports.self_signed}}{${self}}{${fallback}}}}}`;
+  const config = `
+primary_hostname = exim.test.example
+exim_user = Debian-exim
+exim_group = Debian-exim
+spool_directory = ${dir}/spool
+log_file_path = ${dir}/log/%slog
+pid_file_path = ${dir}/exim.pid
+local_interfaces = <; 127.0.0.1
+daemon_smtp_ports = ${PEER_VARIANTS.map((v) => ports[v]).join(" : ")}
+tls_on_connect_ports = ${ports.implicit}
+tls_certificate = ${byPort(`${dir}/other.pem`, `${dir}/self.pem`, `${dir}/server.pem`)}
+tls_privatekey = ${byPort(`${dir}/other.key`, `${dir}/self.key`, `${dir}/server.key`)}
+tls_advertise_hosts = \${if eq{$received_port}{${ports.no_starttls}}{}{*}}
+auth_advertise_hosts = \${if or{{eq{$received_port}{${ports.no_auth}}}{eq{$tls_in_cipher}{}}}{}{*}}
+host_lookup =
+rfc1413_hosts =
+log_selector = +smtp_connection +smtp_protocol_error +smtp_syntax_error
+
+begin authenticators
+
+PLAIN:
+  driver = plaintext
+  public_name = PLAIN
+  server_prompts = :
+  server_condition = \${if and {{eq{$auth2}{${USERNAME}}}{eq{$auth3}{${PASSWORD}}}}}
+  server_set_id = $auth2
+
+LOGIN:
+  driver = plaintext
+  public_name = LOGIN
+  server_prompts = <| Username: | Password:
+  server_condition = \${if and {{eq{$auth1}{${USERNAME}}}{eq{$auth2}{${PASSWORD}}}}}
+  server_set_id = $auth1
+`;
+  const configFile = path.join(dir, "exim.conf");
+  writeFileSync(configFile, config, { mode: 0o644 });
+  // Exim drops to Debian-exim for each session: it must reach the spool, logs and keys.
+  chmodSync(dir, 0o755);
+  execFileSync("chown", [
+    "-R",
+    "Debian-exim:Debian-exim",
+    path.join(dir, "spool"),
+    path.join(dir, "log"),
+  ]);
+  const daemon = spawn(exim, ["-C", configFile, "-bdf"], { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  daemon.stdout?.on("data", (c: Buffer) => (output += c.toString()));
+  daemon.stderr?.on("data", (c: Buffer) => (output += c.toString()));
+  // Ready when every port accepts a connection.
+  const deadline = Date.now() + 10_000;
+  for (const variant of PEER_VARIANTS) {
+    for (;;) {
+      const open = await new Promise<boolean>((resolve) => {
+        const probe = net.connect(ports[variant], "127.0.0.1");
+        probe.once("connect", () => {
+          probe.destroy();
+          resolve(true);
+        });
+        probe.once("error", () => resolve(false));
+      });
+      if (open) break;
+      if (Date.now() > deadline || daemon.exitCode !== null) {
+        daemon.kill("SIGKILL");
+        throw new Error(`exim did not start: ${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const relays = {} as Record<PeerVariant, RecordingRelay>;
+  for (const variant of PEER_VARIANTS) relays[variant] = await startRecordingRelay(ports[variant]);
+  return {
+    relays,
+    mainLog: () => {
+      try {
+        return readFileSync(path.join(dir, "log", "mainlog"), "utf8");
+      } catch {
+        return "";
+      }
+    },
+    async close() {
+      for (const relay of Object.values(relays)) await relay.close();
+      daemon.kill("SIGTERM");
+      await new Promise((resolve) =>
+        daemon.exitCode !== null ? resolve(null) : daemon.once("exit", resolve),
+      );
+    },
+  };
+}
