@@ -56,6 +56,44 @@ export const TIMED_PAUSE_REASONS = [
 ] as const;
 export const MAILBOX_PAUSE_REASONS = [...OPERATOR_PAUSE_REASONS, ...TIMED_PAUSE_REASONS] as const;
 export type MailboxPauseReason = (typeof MAILBOX_PAUSE_REASONS)[number];
+/**
+ * Whether a copy of each sent message is APPENDed to the mailbox's Sent folder:
+ * - `auto`: yes, except for providers that store SMTP submissions themselves (Gmail and
+ *   Microsoft 365, recognised by host), where a copy would be a duplicate.
+ * - `on` / `off`: always / never.
+ */
+export const sentCopyMode = pgEnum("sent_copy_mode", ["auto", "on", "off"]);
+export type SentCopyMode = (typeof sentCopyMode.enumValues)[number];
+export const SENT_COPY_MODES = sentCopyMode.enumValues;
+
+/**
+ * A message's Sent copy: null until one recipient is `sent` (a trigger then sets `pending`);
+ * `copying` while a worker holds it; `copied` (UID recorded), `skipped` (policy) or `failed`
+ * (permanent, e.g. over APPENDLIMIT, or attempts exhausted). A failed attempt goes back to
+ * `pending` with a retry time; the mail itself is never resent for it.
+ */
+export const sentCopyState = pgEnum("sent_copy_state", [
+  "pending",
+  "copying",
+  "copied",
+  "skipped",
+  "failed",
+]);
+export type SentCopyState = (typeof sentCopyState.enumValues)[number];
+
+/**
+ * What a report said about one recipient: `bounce` (failed, 5.x.x: the row becomes `bounced`),
+ * `soft_bounce` (failed, 4.x.x), `delay` (still trying) and `complaint` (RFC 5965 ARF) are
+ * recorded without changing the row's status.
+ */
+export const deliveryReportKind = pgEnum("delivery_report_kind", [
+  "bounce",
+  "soft_bounce",
+  "delay",
+  "complaint",
+]);
+export type DeliveryReportKind = (typeof deliveryReportKind.enumValues)[number];
+
 const sqlList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(", "));
 
 export const mailboxes = pgTable(
@@ -85,9 +123,20 @@ export const mailboxes = pgTable(
     /** Tracking defaults for submissions that do not say (`tracking` in `POST /v1/messages`). */
     trackOpens: boolean("track_opens").notNull().default(false),
     trackClicks: boolean("track_clicks").notNull().default(false),
+    /** Same two modes as SMTP; IMAP's usual is TLS from the first byte (993). */
+    imapTlsMode: mailboxTlsMode("imap_tls_mode").notNull().default("implicit"),
+    sentCopy: sentCopyMode("sent_copy").notNull().default("auto"),
+    /** Used when no folder carries the `\Sent` special-use flag. */
+    sentFolder: text("sent_folder"),
+    /** The bounce reader watches this mailbox's INBOX (and Junk) when true. */
+    bounceReading: boolean("bounce_reading").notNull().default(false),
     ...auditTimestamps,
   },
   () => [
+    check(
+      "mailboxes_sent_folder_not_blank",
+      sql`"sent_folder" IS NULL OR btrim("sent_folder") <> ''`,
+    ),
     check("mailboxes_smtp_max_connections_range", sql`"smtp_max_connections" BETWEEN 1 AND 100`),
     check(
       "mailboxes_pause_reason_known",
@@ -136,9 +185,39 @@ export const messages = pgTable(
     /** Whether this submission's recipients get tracked bodies (`recipient_bodies`). */
     trackOpens: boolean("track_opens").notNull().default(false),
     trackClicks: boolean("track_clicks").notNull().default(false),
+    sentCopyState: sentCopyState("sent_copy_state"),
+    sentCopyAttempts: integer("sent_copy_attempts").notNull().default(0),
+    /** When a `pending` copy is due again after a failed attempt; null = now. */
+    sentCopyNextAttemptAt: timestamptz("sent_copy_next_attempt_at"),
+    /** Lease start while `copying`; a stale one is recovered to `pending`. */
+    sentCopyStartedAt: timestamptz("sent_copy_started_at"),
+    sentCopyFolder: text("sent_copy_folder"),
+    /** The copy's UID and the folder's UIDVALIDITY: together they name it on the server. */
+    sentCopyUid: bigint("sent_copy_uid", { mode: "number" }),
+    sentCopyUidValidity: bigint("sent_copy_uid_validity", { mode: "number" }),
+    /** The last failure, one line, no secrets. */
+    sentCopyError: text("sent_copy_error"),
     ...auditTimestamps,
   },
   (t) => [
+    check(
+      "messages_sent_copy_lease_iff_copying",
+      sql`coalesce("sent_copy_state" = 'copying', false) = ("sent_copy_started_at" IS NOT NULL)`,
+    ),
+    check(
+      "messages_sent_copy_copied_has_uid",
+      sql`coalesce("sent_copy_state" = 'copied', false) = ("sent_copy_uid" IS NOT NULL AND "sent_copy_uid_validity" IS NOT NULL AND "sent_copy_folder" IS NOT NULL)`,
+    ),
+    check(
+      "messages_sent_copy_retry_only_when_pending",
+      sql`"sent_copy_next_attempt_at" IS NULL OR "sent_copy_state" = 'pending'`,
+    ),
+    check("messages_sent_copy_attempts_non_negative", sql`"sent_copy_attempts" >= 0`),
+    check("messages_sent_copy_error_bounded", sql`char_length("sent_copy_error") <= 500`),
+    // The copier's claim: due copies in order, an ordered index scan.
+    index("messages_sent_copy_due_idx")
+      .using("btree", sql`coalesce("sent_copy_next_attempt_at", "created_at")`, sql`"id"`)
+      .where(sql`"sent_copy_state" = 'pending'`),
     uniqueIndex("messages_message_id_header_key").on(t.messageIdHeader),
     // Target of the (message_id, mailbox_id) foreign keys: a recipient row or an idempotency
     // key can only belong to its own mailbox's message.
@@ -426,3 +505,70 @@ export type IdempotencyKey = typeof idempotencyKeys.$inferSelect;
 export type RecipientBody = typeof recipientBodies.$inferSelect;
 export type TrackingLink = typeof trackingLinks.$inferSelect;
 export type TrackingEvent = typeof trackingEvents.$inferSelect;
+
+/**
+ * Where the bounce reader got to, per mailbox and folder: UIDs at or below `last_uid` were read.
+ * A new UIDVALIDITY means the folder was rebuilt and is read again from the start (recording is
+ * idempotent, so nothing is counted twice).
+ */
+export const imapCheckpoints = pgTable(
+  "imap_checkpoints",
+  {
+    mailboxId: uuid("mailbox_id")
+      .notNull()
+      .references(() => mailboxes.id, { onDelete: "cascade", onUpdate: "cascade" }),
+    folder: text("folder").notNull(),
+    uidValidity: bigint("uid_validity", { mode: "number" }).notNull(),
+    lastUid: bigint("last_uid", { mode: "number" }).notNull(),
+    ...auditTimestamps,
+  },
+  (t) => [
+    primaryKey({ name: "imap_checkpoints_pkey", columns: [t.mailboxId, t.folder] }),
+    check("imap_checkpoints_uids_non_negative", sql`"uid_validity" > 0 AND "last_uid" >= 0`),
+  ],
+);
+
+/**
+ * What a DSN or ARF report said about one recipient row, as read from the mailbox. The report's
+ * place (folder, UIDVALIDITY, UID) makes recording idempotent when a folder is read again.
+ */
+export const deliveryReports = pgTable(
+  "delivery_reports",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    /** Reports belong to their recipient row; `mailboxes:delete` removes both. */
+    outboundMessageId: uuid("outbound_message_id")
+      .notNull()
+      .references(() => outboundMessages.id, { onDelete: "cascade", onUpdate: "cascade" }),
+    kind: deliveryReportKind("kind").notNull(),
+    /** RFC 3464 Action (`failed`, `delayed`) or the ARF Feedback-Type (`abuse`, ...). */
+    action: text("action").notNull(),
+    /** RFC 3463 enhanced status, e.g. `5.1.1` (none for complaints). */
+    status: text("status"),
+    /** The remote server's words, e.g. `550 5.1.1 user unknown` (bounded, one line). */
+    diagnosticCode: text("diagnostic_code"),
+    reportingMta: text("reporting_mta"),
+    remoteMta: text("remote_mta"),
+    folder: text("folder").notNull(),
+    uidValidity: bigint("uid_validity", { mode: "number" }).notNull(),
+    uid: bigint("uid", { mode: "number" }).notNull(),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("delivery_reports_source_key").on(
+      t.outboundMessageId,
+      t.folder,
+      t.uidValidity,
+      t.uid,
+    ),
+    check(
+      "delivery_reports_status_shape",
+      sql`"status" IS NULL OR "status" ~ '^[245][.][0-9]{1,3}[.][0-9]{1,3}$'`,
+    ),
+    check("delivery_reports_diagnostic_bounded", sql`char_length("diagnostic_code") <= 1000`),
+    check("delivery_reports_bounce_is_permanent", sql`"kind" <> 'bounce' OR "status" LIKE '5.%'`),
+  ],
+);
+
+export type ImapCheckpoint = typeof imapCheckpoints.$inferSelect;
+export type DeliveryReport = typeof deliveryReports.$inferSelect;
