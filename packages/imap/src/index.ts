@@ -2,3 +2,4 @@ export * from "./errors.ts";
 export * from "./policy.ts";
 export * from "./verify.ts";
 export * from "./report.ts";
+export * from "./sent-copy.ts";

@@ -16,11 +16,14 @@ export interface ImapSettings {
 export interface ImapPolicyOptions {
   /** Extra trusted CA certificates (PEM), added to the system's roots, for self-hosted servers. */
   extraCa?: string;
-  /** Bounds connecting, the greeting, the TLS upgrade and every later wait (default 15 s). */
+  /** Bounds connecting, the greeting and the TLS upgrade (default 15 s). */
   timeoutMs?: number;
+  /** Inactivity bound on an open connection (default 5 min; IDLE is renewed well within it). */
+  socketTimeoutMs?: number;
 }
 
 export const DEFAULT_IMAP_TIMEOUT_MS = 15_000;
+export const DEFAULT_IMAP_SOCKET_TIMEOUT_MS = 300_000;
 
 /** `IMAP_CA_FILE`: one PEM bundle for the installation; verification itself is never optional. */
 export function imapExtraCaFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -54,7 +57,7 @@ export function imapConnectionOptions(
     ...(isIP(settings.host) === 0 ? { servername: settings.host } : {}),
     connectionTimeout: timeout,
     greetingTimeout: timeout,
-    socketTimeout: Math.max(timeout, 60_000),
+    socketTimeout: options.socketTimeoutMs ?? DEFAULT_IMAP_SOCKET_TIMEOUT_MS,
     logger: false,
     // The client identity is nobody's business; ID would otherwise announce library versions.
     clientInfo: { name: "imap-proxy" },
