@@ -1,5 +1,5 @@
 import net from "node:net";
-import { makeTestPki, type TestPki } from "@imap-proxy/smtp/testing";
+import { makeTestPki, type TestPki } from "@imap-proxy/testing/pki";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ImapError, type ImapSettings, appendSentCopy, connectImap } from "../src/index.ts";
 import {
@@ -8,7 +8,7 @@ import {
   dovecotBinary,
   startDovecot,
   type RunningDovecot,
-} from "./support/dovecot.ts";
+} from "@imap-proxy/testing/dovecot";
 
 const hasDovecot = dovecotBinary() !== undefined;
 let pki: TestPki;

@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
 import tls from "node:tls";
 import { makeTestPki, type TestPki } from "@imap-proxy/testing/pki";
-import { startRecordingRelay, startSilentServer } from "@imap-proxy/testing/tcp";
+import { freePort, startRecordingRelay, startSilentServer } from "@imap-proxy/testing/tcp";
 import { ImapFlow } from "imapflow";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
@@ -16,11 +16,10 @@ import {
   IMAP_PASSWORD,
   IMAP_USERNAME,
   dovecotBinary,
-  freePort,
   startDovecot,
   startStrippingRelay,
   type RunningDovecot,
-} from "./support/dovecot.ts";
+} from "@imap-proxy/testing/dovecot";
 
 /** A TLS listener with the given certificate that greets like an IMAP server. */
 async function startTlsServer(identity: { key: string; cert: string }) {

@@ -12,7 +12,8 @@ import {
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { TestPki } from "@imap-proxy/testing/pki";
+import type { TestPki } from "./pki.ts";
+import { freePort } from "./tcp.ts";
 
 export const IMAP_USERNAME = "owner@example.test";
 export const IMAP_PASSWORD = "Tr0ub4dor-and-3-more-words";
@@ -38,14 +39,6 @@ export function dovecotBinary(): string | undefined {
     if (candidate && existsSync(candidate)) return candidate;
   }
   return undefined;
-}
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export async function waitForPort(port: number, child: ChildProcess, output: () => string) {
