@@ -24,6 +24,10 @@ const PROXY_USER_AGENTS = [
   /^Mozilla\/5\.0$/, // Apple Mail Privacy Protection sends exactly this
 ];
 
+/** Mail-security products that name themselves in a browser-like user agent `isbot` lets through. */
+const SCANNER_USER_AGENTS =
+  /barracuda|mimecast|proofpoint|forcepoint|ironport|trend ?micro|sophos|symantec|mcafee|safelinks/i;
+
 /** Apple's own network, which Mail Privacy Protection fetches from. */
 const PROXY_RANGES = blockList([["17.0.0.0", 8]]);
 
@@ -60,7 +64,7 @@ export function labelRequest(request: TrackingRequest): TrackingLabel {
   const ip = normaliseIp(request.ip);
   if (PROXY_USER_AGENTS.some((pattern) => pattern.test(userAgent))) return "proxy";
   if (ip !== undefined && PROXY_RANGES.check(ip.address, ip.family)) return "proxy";
-  if (userAgent === "" || isbot(userAgent)) return "bot";
+  if (userAgent === "" || isbot(userAgent) || SCANNER_USER_AGENTS.test(userAgent)) return "bot";
   if (ip !== undefined && SCANNER_RANGES.check(ip.address, ip.family)) return "bot";
   return "human";
 }

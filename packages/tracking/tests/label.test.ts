@@ -22,6 +22,8 @@ describe("labelRequest", () => {
       "curl/8.5.0",
       "python-requests/2.32",
       "Barracuda Sentinel (EE)",
+      "Mozilla/5.0 (compatible; Barracuda Sentinel (EE))",
+      "Mozilla/5.0 (Windows NT 10.0) Chrome/120.0 Safari/537.36 Mimecast",
       "Googlebot/2.1",
       "",
       undefined,
