@@ -1,10 +1,10 @@
-import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import lockfile from "proper-lockfile";
 import { DatabaseError } from "./errors.ts";
+import { ensurePrivateDataDir, makeTreePrivate } from "./private-directory.ts";
 import * as schema from "./schema.ts";
 
 export type Schema = typeof schema;
@@ -115,7 +115,7 @@ async function openPglite(
 ): Promise<DatabaseHandle> {
   let release: (() => Promise<void>) | undefined;
   if (dataDir !== undefined) {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    ensurePrivateDataDir(dataDir);
     release = await lockDataDir(dataDir, lockWaitMs);
   }
   try {
@@ -126,6 +126,7 @@ async function openPglite(
     ]);
     const client = dataDir === undefined ? new PGlite() : new PGlite(pgliteDirectory(dataDir));
     await client.waitReady;
+    if (dataDir !== undefined) makeTreePrivate(dataDir);
     const db = drizzle({ client, schema }) as unknown as Database;
     return {
       db,

@@ -7,7 +7,8 @@ export type DatabaseErrorCode =
   | "not_null_violation"
   | "lease_lost"
   | "invalid_transition"
-  | "invalid_argument";
+  | "invalid_argument"
+  | "unsafe_permissions";
 
 /** An operator-readable database failure with a stable code; never carries query parameters. */
 export class DatabaseError extends Error {
