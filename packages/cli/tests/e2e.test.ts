@@ -66,6 +66,8 @@ describe("mailboxes:create with flags", () => {
         "smtpPort",
         "smtpTlsMode",
         "smtpUsername",
+        "smtpMaxConnections",
+        "pause",
         "updatedAt",
       ].sort(),
     );

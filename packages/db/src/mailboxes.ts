@@ -3,6 +3,7 @@ import type { Database } from "./client.ts";
 import { DatabaseError, integrityErrorCode, violatedConstraint } from "./errors.ts";
 import {
   type Mailbox,
+  type MailboxPauseReason,
   type MailboxTlsMode,
   mailboxes,
   messages,
@@ -36,6 +37,15 @@ export interface MailboxSettings {
   smtpTlsMode: MailboxTlsMode;
 }
 
+/** Why and until when a mailbox's sending is paused (null when it is not). */
+export interface MailboxPause {
+  reason: MailboxPauseReason;
+  pausedAt: string;
+  /** Null: until an operator fixes it (`mailboxes:update`, `verify-smtp`, `resume`). */
+  pausedUntil: string | null;
+  detail: string | null;
+}
+
 /** A mailbox as it may be shown: no password and no ciphertext. */
 export interface PublicMailbox {
   id: string;
@@ -47,6 +57,9 @@ export interface PublicMailbox {
   smtpPort: number;
   smtpUsername: string;
   smtpTlsMode: MailboxTlsMode;
+  smtpMaxConnections: number;
+  /** The pause in force now; a provider limit that has run out shows as null. */
+  pause: MailboxPause | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -61,17 +74,41 @@ const publicColumns = {
   smtpPort: mailboxes.smtpPort,
   smtpUsername: mailboxes.smtpUsername,
   smtpTlsMode: mailboxes.smtpTlsMode,
+  smtpMaxConnections: mailboxes.smtpMaxConnections,
+  pauseReason: mailboxes.pauseReason,
+  pausedAt: mailboxes.pausedAt,
+  pausedUntil: mailboxes.pausedUntil,
+  pauseDetail: mailboxes.pauseDetail,
   createdAt: mailboxes.createdAt,
   updatedAt: mailboxes.updatedAt,
 };
 
-type PublicRow = Omit<PublicMailbox, "createdAt" | "updatedAt"> & {
+type PublicRow = Omit<PublicMailbox, "createdAt" | "updatedAt" | "pause"> & {
+  pauseReason: MailboxPauseReason | null;
+  pausedAt: Date | null;
+  pausedUntil: Date | null;
+  pauseDetail: string | null;
   createdAt: Date;
   updatedAt: Date;
 };
 
-function toPublic(row: PublicRow): PublicMailbox {
-  return { ...row, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() };
+function toPublic(row: PublicRow, now = new Date()): PublicMailbox {
+  const { pauseReason, pausedAt, pausedUntil, pauseDetail, ...rest } = row;
+  const inForce =
+    pauseReason !== null && pausedAt !== null && (pausedUntil === null || pausedUntil > now);
+  return {
+    ...rest,
+    pause: inForce
+      ? {
+          reason: pauseReason,
+          pausedAt: pausedAt.toISOString(),
+          pausedUntil: pausedUntil?.toISOString() ?? null,
+          detail: pauseDetail,
+        }
+      : null,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -130,7 +167,7 @@ export async function listMailboxes(db: Database): Promise<PublicMailbox[]> {
     .select(publicColumns)
     .from(mailboxes)
     .orderBy(asc(mailboxes.email), asc(mailboxes.id));
-  return rows.map(toPublic);
+  return rows.map((row) => toPublic(row));
 }
 
 export async function findMailbox(
@@ -176,7 +213,8 @@ export async function updateMailbox(
   try {
     const [row] = await db
       .update(mailboxes)
-      .set(values)
+      // An operator changing the mailbox is the fix a pause waits for: sending resumes.
+      .set({ ...values, ...NOT_PAUSED })
       .where(eq(mailboxes.id, id))
       .returning(publicColumns);
     if (row === undefined) throw new DatabaseError("invalid_argument", `No mailbox has id ${id}.`);
@@ -185,6 +223,24 @@ export async function updateMailbox(
     if (error instanceof DatabaseError) throw error;
     rethrowIntegrity(error, changes.email);
   }
+}
+
+const NOT_PAUSED = {
+  pauseReason: null,
+  pausedAt: null,
+  pausedUntil: null,
+  pauseDetail: null,
+} as const;
+
+/** Lifts a mailbox's pause (`mailboxes:resume`, a passing `verify-smtp`); its queue sends again. */
+export async function resumeMailbox(db: Database, id: string): Promise<PublicMailbox> {
+  const [row] = await db
+    .update(mailboxes)
+    .set(NOT_PAUSED)
+    .where(eq(mailboxes.id, id))
+    .returning(publicColumns);
+  if (row === undefined) throw new DatabaseError("invalid_argument", `No mailbox has id ${id}.`);
+  return toPublic(row);
 }
 
 export interface MailboxDeletion {

@@ -32,17 +32,18 @@ export function finishResult(leases: readonly Lease[], finishedIds: string[]): F
 /**
  * Every way out of `processing` by the lease holder: `changes` plus clearing the lease, on held
  * rows only, in one statement. `rows` may carry per-row values declared in `columns` after the
- * lease's own (`l.<name>` in `changes`).
+ * lease's own (`l.<name>` in `changes`). `withClause` (a `WITH …`) runs in the same statement.
  */
 export async function endLeases(
   db: Database,
   rows: readonly Lease[],
   changes: SQL,
   columns: SQL = LEASE_COLUMNS,
+  withClause: SQL = sql``,
 ): Promise<FinishResult> {
   if (rows.length === 0) return { finished: [], rejected: [] };
   const ended = rowsOf<{ id: string }>(
-    await db.execute(sql`
+    await db.execute(sql`${withClause}
       UPDATE outbound_messages AS o
       SET ${changes}, processing_started_at = NULL, lease_owner = NULL
       FROM ${leaseRows(rows, columns)}

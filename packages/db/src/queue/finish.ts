@@ -1,22 +1,36 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../client.ts";
-import { endLeases, requireHeld } from "./end-lease.ts";
+import { LEASE_COLUMNS, endLeases, requireHeld } from "./end-lease.ts";
+import { appendErrorLog } from "./error-log.ts";
+import { REPLY_COLUMNS, SET_REPLY, replyFields } from "./reply-columns.ts";
 import { sqlNow } from "./sql-now.ts";
-import type { FinishResult, Lease, QueueClock } from "./types.ts";
+import type { Finish, FinishResult, Lease, QueueClock } from "./types.ts";
 
-/** processing → sent | bounced, for the lease holder only; one round trip for any number. */
+/**
+ * processing → sent | bounced, for the lease holder only; one round trip for any number. Each
+ * row records the server's reply (its queue id when sent, the refusal when bounced); a bounce
+ * also adds its reason to `error_log`.
+ */
 function finishMany(
   db: Database,
-  leases: readonly Lease[],
+  finishes: readonly Finish[],
   status: "sent" | "bounced",
   clock?: QueueClock,
 ): Promise<FinishResult> {
-  const sentAt = status === "sent" ? sqlNow(clock) : sql`NULL`;
-  return endLeases(
-    db,
-    leases,
-    sql`status = ${status}::outbound_message_status, sent_at = ${sentAt}`,
-  );
+  const now = sqlNow(clock);
+  const rows = finishes.map((f) => ({
+    id: f.id,
+    owner: f.owner,
+    attempt: f.attempt,
+    ...replyFields(f),
+    error: f.error ?? "bounced",
+  }));
+  const changes =
+    status === "sent"
+      ? sql`status = 'sent', sent_at = ${now}, ${SET_REPLY}`
+      : sql`status = 'bounced', sent_at = NULL, ${SET_REPLY},
+          ${appendErrorLog(now, sql`l.attempt`, sql`l.error`)}`;
+  return endLeases(db, rows, changes, sql`${LEASE_COLUMNS}, ${REPLY_COLUMNS}, error text`);
 }
 
 export async function markSent(db: Database, lease: Lease, clock?: QueueClock): Promise<void> {
@@ -24,18 +38,18 @@ export async function markSent(db: Database, lease: Lease, clock?: QueueClock): 
 }
 export function markSentMany(
   db: Database,
-  leases: readonly Lease[],
+  finishes: readonly Finish[],
   clock?: QueueClock,
 ): Promise<FinishResult> {
-  return finishMany(db, leases, "sent", clock);
+  return finishMany(db, finishes, "sent", clock);
 }
 export async function markBounced(db: Database, lease: Lease, clock?: QueueClock): Promise<void> {
   requireHeld(await finishMany(db, [lease], "bounced", clock), lease);
 }
 export function markBouncedMany(
   db: Database,
-  leases: readonly Lease[],
+  finishes: readonly Finish[],
   clock?: QueueClock,
 ): Promise<FinishResult> {
-  return finishMany(db, leases, "bounced", clock);
+  return finishMany(db, finishes, "bounced", clock);
 }

@@ -8,6 +8,9 @@
  *   fail          processing → queued (backoff) | failed (attempts exhausted)
  *   release       processing → queued, due now, the attempt not counted
  *   recoverStale  processing (lease not renewed in time) → queued | failed
+ *   dataStarted   processing, marked before a body may go out      (data-started.ts)
+ *   pause         processing → queued, attempt not counted, mailbox paused (pause.ts)
+ *   retryFailed   failed → queued, by an operator                  (operator-retry.ts)
  *
  * A lease is (id, owner, attempt). Every transition out of `processing` is fenced by it
  * (end-lease.ts): a worker whose lease was recovered and claimed again (a higher attempt) can
@@ -22,3 +25,7 @@ export { markSent, markSentMany, markBounced, markBouncedMany } from "./finish.t
 export { markFailed, markFailedMany } from "./fail.ts";
 export { releaseMany } from "./release.ts";
 export { recoverStale } from "./recover.ts";
+export { markDataStarted } from "./data-started.ts";
+export { type Pause, pauseMany } from "./pause.ts";
+export { retryFailed } from "./operator-retry.ts";
+export { type SendInput, loadSendInputs } from "./send-input.ts";

@@ -31,8 +31,10 @@ export interface ClaimedMessage {
 }
 
 /** A failed attempt: the lease it ran under and an operator-readable reason (no secrets). */
-export interface Failure extends Lease {
+export interface Failure extends Lease, SendRecord {
   error: string;
+  /** Final whatever the attempts left (a permanent refusal, `outcome_unknown`). */
+  final?: boolean | undefined;
 }
 
 /** What a batch finish did: ids it changed and ids whose lease was no longer held. */
@@ -50,4 +52,24 @@ export interface RecoveryResult {
 export interface QueueClock {
   now?: () => Date;
   random?: () => number;
+}
+
+/** An SMTP reply as recorded on a row (`smtp_reply_code`, `smtp_enhanced_status`, `smtp_reply`). */
+export interface ReplyRecord {
+  code: number;
+  enhancedStatus?: string | undefined;
+  text: string;
+}
+
+/** What a send recorded besides the lease: a stable error code and the server's reply. */
+export interface SendRecord {
+  /** Stable code (`recipient_rejected`, `outcome_unknown`, …); none for a plain success. */
+  errorCode?: string | undefined;
+  reply?: ReplyRecord | undefined;
+}
+
+/** A successful or bounced send: the lease and what the server said. */
+export interface Finish extends Lease, SendRecord {
+  /** For a bounce: the operator-readable reason added to `error_log`. */
+  error?: string | undefined;
 }
