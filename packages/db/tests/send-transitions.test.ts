@@ -11,7 +11,7 @@ import {
   pauseMany,
   retryFailed,
 } from "../src/queue/index.ts";
-import { openTestDatabase, type TestDatabase } from "../src/testing.ts";
+import { openTestDatabase, type TestDatabase } from "@imap-proxy/testing/database";
 import { mailboxInsert } from "./helpers.ts";
 
 // The sender's transitions: replies recorded, mailbox pauses, the DATA marker, operator retry.
