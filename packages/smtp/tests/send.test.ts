@@ -8,6 +8,7 @@ import {
   pauseDurationMs,
 } from "../src/index.ts";
 import { PASSWORD, USERNAME } from "@imap-proxy/testing/credentials";
+import { eximBinary, startExim } from "@imap-proxy/testing/exim";
 import { type TestPki, makeTestPki } from "@imap-proxy/testing/pki";
 import {
   type FaultPlan,
@@ -306,5 +307,52 @@ describe("pause length from the reply", () => {
     ["4.7.0 wait 9999 hours", 24 * 3_600_000],
   ])("%s", (text, ms) => {
     expect(pauseDurationMs(text)).toBe(ms);
+  });
+});
+
+describe.skipIf(eximBinary() === undefined)("through a private Exim into its maildir", () => {
+  test("delivered once, the stored bytes after Exim's trace headers; unknown users refused at RCPT", async () => {
+    const exim = await startExim(pki, { deliverDomain: "test.example" });
+    const pool = new SmtpConnectionPool(
+      {
+        host: "localhost",
+        port: exim.relays.starttls.port,
+        tlsMode: "starttls_required",
+        username: USERNAME,
+        password: PASSWORD,
+      },
+      { extraCa: pki.caPem, timeoutMs: 10_000, maxConnections: 2 },
+    );
+    try {
+      const raws = [1, 2, 3].map((n) =>
+        Buffer.from(RAW.toString().replace("Message-ID: <1@", `Message-ID: <${n}@`)),
+      );
+      const outcomes = await Promise.all(
+        raws.map((raw) => pool.send(message({ to: "alice@test.example", raw }))),
+      );
+      expect(outcomes.map((o) => o.kind)).toEqual(["sent", "sent", "sent"]);
+      expect(await pool.send(message({ to: "unknown-bob@test.example" }))).toMatchObject({
+        kind: "bounced",
+        reply: { code: 550, enhancedStatus: "5.1.1" },
+      });
+      let files: Buffer[] = [];
+      for (let i = 0; i < 100 && files.length < 3; i++) {
+        files = exim.delivered("alice");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(files).toHaveLength(3);
+      for (const raw of raws) {
+        const matching = files.filter((file) =>
+          file.subarray(file.length - raw.length).equals(raw),
+        );
+        expect(matching).toHaveLength(1);
+        expect(matching[0]!.subarray(0, matching[0]!.length - raw.length).toString()).toMatch(
+          /^Envelope-to: alice@test.example\r\nReceived: from /,
+        );
+      }
+    } finally {
+      pool.close();
+      await exim.close();
+    }
   });
 });

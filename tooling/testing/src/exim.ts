@@ -6,6 +6,8 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import net from "node:net";
@@ -30,6 +32,11 @@ export const PEER_VARIANTS: PeerVariant[] = [
 export interface RunningExim {
   /** The relay port in front of each variant's Exim port. */
   relays: Record<PeerVariant, RecordingRelay>;
+  /**
+   * With `deliverDomain`: the files delivered to `local@domain`, oldest first (maildir `new/`).
+   * Local parts starting with `unknown` are refused at RCPT with a real 550 5.1.1.
+   */
+  delivered(localPart: string): Buffer[];
   /** Exim's main log so far (shows authenticator results). */
   mainLog(): string;
   close(): Promise<void>;
@@ -48,7 +55,10 @@ export function eximBinary(): string | undefined {
  * directory (no system mail configuration is read or changed). One port per matrix variant:
  * TLS certificate, STARTTLS and AUTH advertisement are chosen by $received_port.
  */
-export async function startExim(pki: TestPki): Promise<RunningExim> {
+export async function startExim(
+  pki: TestPki,
+  options: { deliverDomain?: string } = {},
+): Promise<RunningExim> {
   const exim = eximBinary();
   if (exim === undefined) throw new Error("exim4 is not installed");
   const dir = mkdtempSync(path.join(tmpdir(), "imap-proxy-exim-"));
@@ -63,7 +73,47 @@ export async function startExim(pki: TestPki): Promise<RunningExim> {
     writeFileSync(path.join(dir, `${name}.pem`), cert);
     writeFileSync(path.join(dir, `${name}.key`), key, { mode: 0o644 });
   }
-  for (const sub of ["spool", "log"]) mkdirSync(path.join(dir, sub));
+  for (const sub of ["spool", "log", "maildir"]) mkdirSync(path.join(dir, sub));
+  const domain = options.deliverDomain;
+  // Authenticated clients may send to the local domain, which is delivered into
+  // one maildir with CRLF line ends (the bytes as received, plus Envelope-to and Received);
+  // Exim refuses a maildir path built from the (tainted) local part, so Envelope-to tells apart.
+  const delivery =
+    domain === undefined
+      ? ""
+      : `
+begin acl
+
+acl_check_rcpt:
+  deny    domains = ${domain}
+          local_parts = ^unknown
+          message = 5.1.1 <$local_part@$domain>: no such user here
+  accept  authenticated = *
+          domains = ${domain}
+  deny    message = 5.7.1 relay not permitted
+
+begin routers
+
+local_maildir:
+  driver = accept
+  domains = ${domain}
+  transport = maildir_delivery
+
+begin transports
+
+maildir_delivery:
+  driver = appendfile
+  directory = ${dir}/maildir/all
+  maildir_format
+  create_directory
+  use_crlf
+  delivery_date_add = false
+  envelope_to_add = true
+  return_path_add = false
+  user = Debian-exim
+  group = Debian-exim
+  mode = 0644
+`;
   const byPort = (other: string, self: string, fallback: string) =>
     `\${if eq{$received_port}{${ports.other_host}}{${other}}{\${if eq{$received_port}{${ports.self_signed}}{${self}}{${fallback}}}}}`;
   const config = `
@@ -83,6 +133,7 @@ auth_advertise_hosts = \${if or{{eq{$received_port}{${ports.no_auth}}}{eq{$tls_i
 host_lookup =
 rfc1413_hosts =
 log_selector = +smtp_connection +smtp_protocol_error +smtp_syntax_error
+${domain === undefined ? "" : "acl_smtp_rcpt = acl_check_rcpt\nqualify_domain = " + domain}
 
 begin authenticators
 
@@ -99,7 +150,7 @@ LOGIN:
   server_prompts = <| Username: | Password:
   server_condition = \${if and {{eq{$auth1}{${USERNAME}}}{eq{$auth2}{${PASSWORD}}}}}
   server_set_id = $auth1
-`;
+${delivery}`;
   const configFile = path.join(dir, "exim.conf");
   writeFileSync(configFile, config, { mode: 0o644 });
   // Exim drops to Debian-exim for each session: it must reach the spool, logs and keys.
@@ -109,6 +160,7 @@ LOGIN:
     "Debian-exim:Debian-exim",
     path.join(dir, "spool"),
     path.join(dir, "log"),
+    path.join(dir, "maildir"),
   ]);
   const daemon = spawn(exim, ["-C", configFile, "-bdf"], { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
@@ -138,6 +190,16 @@ LOGIN:
   for (const variant of PEER_VARIANTS) relays[variant] = await startRecordingRelay(ports[variant]);
   return {
     relays,
+    delivered(localPart) {
+      const folder = path.join(dir, "maildir", "all", "new");
+      if (!existsSync(folder)) return [];
+      const envelopeTo = `Envelope-to: ${localPart}@${domain}\r\n`.toLowerCase();
+      return readdirSync(folder)
+        .map((name) => ({ name, at: statSync(path.join(folder, name)).mtimeMs }))
+        .sort((a, b) => a.at - b.at || a.name.localeCompare(b.name))
+        .map(({ name }) => readFileSync(path.join(folder, name)))
+        .filter((file) => file.toString("latin1").toLowerCase().startsWith(envelopeTo));
+    },
     mainLog: () => {
       try {
         return readFileSync(path.join(dir, "log", "mainlog"), "utf8");
