@@ -1,2 +1,5 @@
 export { runWorker, type Outcome, type WorkerOptions, type WorkerReport } from "./worker.ts";
 export * from "./send-handler.ts";
+export * from "./sent-copy.ts";
+export * from "./bounces.ts";
+export { imapSettingsOf, type SecretOpener } from "./imap-settings.ts";

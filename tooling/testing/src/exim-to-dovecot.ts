@@ -1,0 +1,111 @@
+// A private Exim that accepts mail for one local domain and delivers it over LMTP into a
+// private Dovecot; mail for unknown local users is accepted, then fails, and Exim sends its own
+// delivery status notification (a real DSN) back to the sender, into the same Dovecot.
+import { execFileSync, spawn } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { waitForPort } from "./dovecot.ts";
+import { eximBinary } from "./exim.ts";
+import { freePort } from "./tcp.ts";
+
+export interface RunningEximToDovecot {
+  /** Plain SMTP on loopback, no AUTH: a local MTA. */
+  port: number;
+  mainLog(): string;
+  close(): Promise<void>;
+}
+
+export async function startEximToDovecot(options: {
+  lmtpPort: number;
+  domain: string;
+  /** Local parts that exist (delivered over LMTP); any other local part bounces. */
+  users: string[];
+}): Promise<RunningEximToDovecot> {
+  const exim = eximBinary();
+  if (exim === undefined) throw new Error("exim4 is not installed");
+  const dir = mkdtempSync(path.join(tmpdir(), "imap-proxy-exim-lmtp-"));
+  const port = await freePort();
+  for (const sub of ["spool", "log"]) mkdirSync(path.join(dir, sub));
+  const config = `
+primary_hostname = mx.${options.domain}
+qualify_domain = ${options.domain}
+domainlist local_domains = ${options.domain}
+exim_user = Debian-exim
+exim_group = Debian-exim
+spool_directory = ${dir}/spool
+log_file_path = ${dir}/log/%slog
+pid_file_path = ${dir}/exim.pid
+local_interfaces = <; 127.0.0.1
+daemon_smtp_ports = ${port}
+host_lookup =
+rfc1413_hosts =
+tls_advertise_hosts =
+acl_smtp_rcpt = acl_check_rcpt
+
+begin acl
+
+acl_check_rcpt:
+  accept domains = +local_domains
+  deny message = relay not permitted
+
+begin routers
+
+known_users:
+  driver = accept
+  domains = +local_domains
+  local_parts = ${options.users.join(" : ")}
+  transport = dovecot_lmtp
+
+unknown_users:
+  driver = redirect
+  domains = +local_domains
+  allow_fail
+  data = :fail: Unknown user
+
+begin transports
+
+dovecot_lmtp:
+  driver = smtp
+  protocol = lmtp
+  hosts = 127.0.0.1
+  port = ${options.lmtpPort}
+  allow_localhost
+  hosts_avoid_tls = *
+
+begin retry
+
+* * F,1m,1m
+`;
+  const configFile = path.join(dir, "exim.conf");
+  writeFileSync(configFile, config, { mode: 0o644 });
+  chmodSync(dir, 0o755);
+  execFileSync("chown", [
+    "-R",
+    "Debian-exim:Debian-exim",
+    path.join(dir, "spool"),
+    path.join(dir, "log"),
+  ]);
+  const daemon = spawn(exim, ["-C", configFile, "-bdf"], { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  daemon.stdout?.on("data", (c: Buffer) => (output += c.toString()));
+  daemon.stderr?.on("data", (c: Buffer) => (output += c.toString()));
+  const mainLog = () => {
+    try {
+      return readFileSync(path.join(dir, "log", "mainlog"), "utf8");
+    } catch {
+      return "";
+    }
+  };
+  await waitForPort(port, daemon, () => output);
+  return {
+    port,
+    mainLog,
+    async close() {
+      daemon.kill("SIGTERM");
+      await new Promise((resolve) =>
+        daemon.exitCode !== null ? resolve(null) : daemon.once("exit", resolve),
+      );
+    },
+  };
+}
