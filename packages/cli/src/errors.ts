@@ -1,46 +1,34 @@
+import { type CliErrorCode, CodedError, type ErrorCode } from "@imap-proxy/errors";
+
 /** Exit codes: 1 = the operation failed, 2 = bad input (nothing was written), 130 = cancelled. */
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_CANCELLED = 130;
 
-/** An operator-facing failure: one line, a stable code, never a secret. */
-export class CliError extends Error {
-  override readonly name = "CliError";
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly exitCode: number = EXIT_FAILURE,
-  ) {
-    super(message);
-  }
+/** The error codes whose exit status is not EXIT_FAILURE. */
+const EXIT_CODES: Partial<Record<ErrorCode, number>> = {
+  invalid_input: EXIT_USAGE,
+  missing_input: EXIT_USAGE,
+  secret_in_argv: EXIT_USAGE,
+  unreadable_secret_file: EXIT_USAGE,
+  invalid_tls_mode: EXIT_USAGE,
+  port_mode_mismatch: EXIT_USAGE,
+  confirmation_required: EXIT_USAGE,
+  no_mailboxes: EXIT_USAGE,
+  cancelled: EXIT_CANCELLED,
+};
+
+export function exitCodeFor(code: ErrorCode): number {
+  return EXIT_CODES[code] ?? EXIT_FAILURE;
 }
 
-export class UsageError extends CliError {
-  constructor(code: string, message: string) {
-    super(code, message, EXIT_USAGE);
-  }
+/** An operator-facing failure raised by the CLI itself: one line, a stable code, never a secret. */
+export class CliError extends CodedError<CliErrorCode> {
+  override readonly name = "CliError";
 }
 
 export class CancelledError extends CliError {
   constructor() {
-    super("cancelled", "Cancelled", EXIT_CANCELLED);
+    super("cancelled", "Cancelled");
   }
-}
-
-/** Typed errors from the other packages carry a `code` and a message written for operators. */
-export function isOperatorError(error: unknown): error is Error & { code: string } {
-  return (
-    error instanceof Error &&
-    typeof (error as { code?: unknown }).code === "string" &&
-    [
-      "CliError",
-      "DatabaseError",
-      "AuthError",
-      "InvalidKeyError",
-      "InvalidTokenError",
-      "MissingKeyError",
-      "UnsafeKeyFileError",
-      "SmtpError",
-    ].includes(error.name)
-  );
 }

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { registerCommands } from "./commands.ts";
-import { EXIT_FAILURE, EXIT_USAGE, isOperatorError } from "./errors.ts";
+import { isCodedError } from "@imap-proxy/errors";
+import { EXIT_FAILURE, EXIT_USAGE, exitCodeFor } from "./errors.ts";
 import { type Io, processIo, writeLine } from "./io.ts";
 
 const ENVIRONMENT_HELP = `
@@ -51,10 +52,10 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
       // Help and version exit through here too, with code 0.
       return error.exitCode === 0 ? 0 : EXIT_USAGE;
     }
-    if (isOperatorError(error)) {
+    if (isCodedError(error)) {
       writeLine(io.stderr, error.code === "cancelled" ? "Cancelled" : `error: ${error.message}`);
       if (debug && error.stack) writeLine(io.stderr, error.stack);
-      return (error as { exitCode?: number }).exitCode ?? EXIT_FAILURE;
+      return exitCodeFor(error.code);
     }
     // Unexpected: a generic line. Raw driver messages can embed query parameters (ciphertexts).
     writeLine(

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
-import { UsageError } from "./errors.ts";
+import { CliError } from "./errors.ts";
 
 export interface SecretSource {
   /** The environment variable that may hold it (IMAP_PASSWORD, SMTP_PASSWORD). */
@@ -39,7 +39,7 @@ export async function readSecret(
       return stripOneLineEnding(await readFile(source.file, "utf8"));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
-      throw new UsageError(
+      throw new CliError(
         "unreadable_secret_file",
         `${source.flag} ${source.file} cannot be read (${code}).`,
       );

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import { MAILBOX_TLS_MODES, type MailboxTlsMode } from "@imap-proxy/db/schema";
 import * as z from "zod/mini";
-import { UsageError } from "./errors.ts";
+import { CliError } from "./errors.ts";
 
 /** Longest secret accepted (well above any real password; keeps a wrong file from being stored). */
 export const MAX_SECRET_BYTES = 64 * 1024;
@@ -14,7 +14,7 @@ export function parseTlsMode(value: unknown): MailboxTlsMode {
   if (typeof value === "string" && (MAILBOX_TLS_MODES as readonly string[]).includes(value)) {
     return value as MailboxTlsMode;
   }
-  throw new UsageError(
+  throw new CliError(
     "invalid_tls_mode",
     `Invalid SMTP TLS mode ${JSON.stringify(String(value))}: it must be exactly "implicit" or "starttls_required".`,
   );
@@ -88,6 +88,6 @@ export function validateAll<T extends Record<string, unknown>>(checks: {
     else problems.push(`${label} ${parsed.error.issues[0]?.message ?? "is invalid"}`);
   }
   if (problems.length > 0)
-    throw new UsageError("invalid_input", `Invalid input: ${problems.join("; ")}.`);
+    throw new CliError("invalid_input", `Invalid input: ${problems.join("; ")}.`);
   return result as T;
 }

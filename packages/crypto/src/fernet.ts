@@ -1,3 +1,4 @@
+import { CodedError } from "@imap-proxy/errors";
 import {
   createCipheriv,
   createDecipheriv,
@@ -28,18 +29,22 @@ const KEY_TEXT = /^[A-Za-z0-9_+/-]{43}=?$/;
  * expiry, clock skew) is this one error with one message, so callers cannot become an oracle,
  * and the message never contains the token or any plaintext.
  */
-export class InvalidTokenError extends Error {
+export class InvalidTokenError extends CodedError<"invalid_token"> {
   override readonly name = "InvalidTokenError";
-  readonly code = "invalid_token";
   constructor() {
-    super("Invalid Fernet token: it was not made with any configured key, or it was altered.");
+    super(
+      "invalid_token",
+      "Invalid Fernet token: it was not made with any configured key, or it was altered.",
+    );
   }
 }
 
 /** A malformed key. The message names the key's position, never its text. */
-export class InvalidKeyError extends Error {
+export class InvalidKeyError extends CodedError<"invalid_key"> {
   override readonly name = "InvalidKeyError";
-  readonly code = "invalid_key";
+  constructor(message: string) {
+    super("invalid_key", message);
+  }
 }
 
 export interface EncryptOptions {

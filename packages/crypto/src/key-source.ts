@@ -1,3 +1,4 @@
+import { CodedError } from "@imap-proxy/errors";
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
@@ -33,15 +34,19 @@ export interface KeySourceOptions {
   notice?: (message: string) => void;
 }
 
-export class MissingKeyError extends Error {
+export class MissingKeyError extends CodedError<"missing_key"> {
   override readonly name = "MissingKeyError";
-  readonly code = "missing_key";
+  constructor(message: string) {
+    super("missing_key", message);
+  }
 }
 
 /** The key file exists but group or others may read or write it. */
-export class UnsafeKeyFileError extends Error {
+export class UnsafeKeyFileError extends CodedError<"unsafe_permissions"> {
   override readonly name = "UnsafeKeyFileError";
-  readonly code = "unsafe_permissions";
+  constructor(message: string) {
+    super("unsafe_permissions", message);
+  }
 }
 
 /** The keyring for this process: FERNET_KEY, else (embedded database only) a key file. */

@@ -1,24 +1,10 @@
-export type DatabaseErrorCode =
-  | "database_busy"
-  | "migrations_pending"
-  | "unique_violation"
-  | "foreign_key_violation"
-  | "check_violation"
-  | "not_null_violation"
-  | "lease_lost"
-  | "invalid_transition"
-  | "invalid_argument"
-  | "unsafe_permissions";
+import { CodedError, type DatabaseErrorCode } from "@imap-proxy/errors";
+
+export type { DatabaseErrorCode };
 
 /** An operator-readable database failure with a stable code; never carries query parameters. */
-export class DatabaseError extends Error {
+export class DatabaseError extends CodedError<DatabaseErrorCode> {
   override readonly name = "DatabaseError";
-  constructor(
-    readonly code: DatabaseErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const SQLSTATE_CODES: Record<string, DatabaseErrorCode> = {

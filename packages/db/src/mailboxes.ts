@@ -185,7 +185,7 @@ export async function findMailbox(
 export async function getMailbox(db: Database, idOrEmail: string): Promise<PublicMailbox> {
   const mailbox = await findMailbox(db, idOrEmail);
   if (mailbox === undefined)
-    throw new DatabaseError("invalid_argument", `No mailbox matches "${idOrEmail}".`);
+    throw new DatabaseError("not_found", `No mailbox matches "${idOrEmail}".`);
   return mailbox;
 }
 
@@ -209,7 +209,7 @@ export async function updateMailbox(
   if (imapPassword !== undefined) values.imapPasswordEncrypted = sealer.encryptSecret(imapPassword);
   if (smtpPassword !== undefined) values.smtpPasswordEncrypted = sealer.encryptSecret(smtpPassword);
   if (Object.keys(values).length === 0)
-    throw new DatabaseError("invalid_argument", "Nothing to update.");
+    throw new DatabaseError("invalid_input", "Nothing to update.");
   try {
     const [row] = await db
       .update(mailboxes)
@@ -217,7 +217,7 @@ export async function updateMailbox(
       .set({ ...values, ...NOT_PAUSED })
       .where(eq(mailboxes.id, id))
       .returning(publicColumns);
-    if (row === undefined) throw new DatabaseError("invalid_argument", `No mailbox has id ${id}.`);
+    if (row === undefined) throw new DatabaseError("not_found", `No mailbox has id ${id}.`);
     return toPublic(row);
   } catch (error) {
     if (error instanceof DatabaseError) throw error;
@@ -239,7 +239,7 @@ export async function resumeMailbox(db: Database, id: string): Promise<PublicMai
     .set(NOT_PAUSED)
     .where(eq(mailboxes.id, id))
     .returning(publicColumns);
-  if (row === undefined) throw new DatabaseError("invalid_argument", `No mailbox has id ${id}.`);
+  if (row === undefined) throw new DatabaseError("not_found", `No mailbox has id ${id}.`);
   return toPublic(row);
 }
 
@@ -261,7 +261,7 @@ export async function deleteMailbox(db: Database, id: string): Promise<MailboxDe
       .from(mailboxes)
       .where(eq(mailboxes.id, id))
       .for("update");
-    if (row === undefined) throw new DatabaseError("invalid_argument", `No mailbox has id ${id}.`);
+    if (row === undefined) throw new DatabaseError("not_found", `No mailbox has id ${id}.`);
     const [active] = await tx
       .select({ n: count() })
       .from(outboundMessages)
@@ -273,7 +273,7 @@ export async function deleteMailbox(db: Database, id: string): Promise<MailboxDe
       );
     if ((active?.n ?? 0) > 0) {
       throw new DatabaseError(
-        "foreign_key_violation",
+        "still_has_mail",
         `Mailbox ${row.email} still has ${active!.n} queued or in-flight message(s); let them finish (or fail) before deleting it.`,
       );
     }
@@ -361,7 +361,7 @@ export async function rotateMailboxSecrets(
   const failing = await undecryptableMailboxIds(db, rotator);
   if (failing.length > 0) {
     throw new DatabaseError(
-      "invalid_argument",
+      "undecryptable_secret",
       `Refusing to rotate: no configured key decrypts the secrets of mailbox(es) ${failing.join(", ")}; add the key that encrypted them to FERNET_KEY.`,
     );
   }

@@ -1,13 +1,6 @@
-export type ImapFailureCode =
-  | "tls_unavailable"
-  | "tls_failed"
-  | "auth_failed"
-  | "auth_unavailable"
-  | "connection_failed"
-  | "timeout"
-  | "sent_folder_missing"
-  | "message_too_large"
-  | "command_failed";
+import { CodedError, type ImapErrorCode } from "@imap-proxy/errors";
+
+export type ImapFailureCode = ImapErrorCode;
 
 const EXPLANATIONS: Record<ImapFailureCode, string> = {
   tls_unavailable:
@@ -26,14 +19,14 @@ const EXPLANATIONS: Record<ImapFailureCode, string> = {
 };
 
 /** A typed, operator-readable IMAP failure. Never carries the password. */
-export class ImapError extends Error {
+export class ImapError extends CodedError<ImapFailureCode> {
   override readonly name = "ImapError";
   constructor(
-    readonly code: ImapFailureCode,
+    code: ImapFailureCode,
     /** What the server or TLS layer said, scrubbed of secrets (may be empty). */
     readonly detail: string,
   ) {
-    super(`IMAP ${code}: ${EXPLANATIONS[code]}${detail ? ` (${detail})` : ""}.`);
+    super(code, `IMAP ${code}: ${EXPLANATIONS[code]}${detail ? ` (${detail})` : ""}.`);
   }
 }
 

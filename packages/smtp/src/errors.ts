@@ -1,10 +1,6 @@
-export type SmtpFailureCode =
-  | "tls_unavailable"
-  | "tls_failed"
-  | "auth_failed"
-  | "auth_unavailable"
-  | "connection_failed"
-  | "timeout";
+import { CodedError, type SmtpErrorCode } from "@imap-proxy/errors";
+
+export type SmtpFailureCode = SmtpErrorCode;
 
 const EXPLANATIONS: Record<SmtpFailureCode, string> = {
   tls_unavailable:
@@ -20,14 +16,14 @@ const EXPLANATIONS: Record<SmtpFailureCode, string> = {
 };
 
 /** A typed, operator-readable SMTP failure. Never carries the password. */
-export class SmtpError extends Error {
+export class SmtpError extends CodedError<SmtpFailureCode> {
   override readonly name = "SmtpError";
   constructor(
-    readonly code: SmtpFailureCode,
+    code: SmtpFailureCode,
     /** What the server or TLS layer said, scrubbed of secrets (may be empty). */
     readonly detail: string,
   ) {
-    super(`SMTP ${code}: ${EXPLANATIONS[code]}${detail ? ` (${detail})` : ""}.`);
+    super(code, `SMTP ${code}: ${EXPLANATIONS[code]}${detail ? ` (${detail})` : ""}.`);
   }
 }
 

@@ -1,12 +1,15 @@
+import { CodedError } from "@imap-proxy/errors";
 import { createHmac, timingSafeEqual } from "node:crypto";
 
 /** What a tracking token names: an open of a recipient row, or a click on one of its links. */
 export type TrackingTarget =
   { kind: "open"; recipientId: string } | { kind: "click"; recipientId: string; link: number };
 
-export class InvalidTrackingSecretError extends Error {
+export class InvalidTrackingSecretError extends CodedError<"invalid_tracking_secret"> {
   override readonly name = "InvalidTrackingSecretError";
-  readonly code = "invalid_tracking_secret";
+  constructor(message: string) {
+    super("invalid_tracking_secret", message);
+  }
 }
 
 /** Each secret's minimum length in bytes (as UTF-8), as for `JWT_SECRET`. */

@@ -1,5 +1,5 @@
 import type { MailboxSettings, MailboxTlsMode } from "@imap-proxy/db";
-import { UsageError } from "../errors.ts";
+import { CliError } from "../errors.ts";
 import type { Io } from "../io.ts";
 import { readSecret } from "../secrets.ts";
 import {
@@ -36,7 +36,7 @@ export function refuseArgvSecrets(flags: MailboxFlags): void {
     [flags.smtpPassword !== undefined, "SMTP"],
   ] as const) {
     if (present) {
-      throw new UsageError(
+      throw new CliError(
         "secret_in_argv",
         `Passwords are never taken from the command line; use ${name}_PASSWORD or --${name.toLowerCase()}-password-file.`,
       );
@@ -54,7 +54,7 @@ export async function mailboxFieldsFromFlags(
   const smtpTlsMode: MailboxTlsMode | undefined =
     flags.smtpTlsMode === undefined ? undefined : parseTlsMode(flags.smtpTlsMode);
   if (flags.imapPasswordFile === "-" && flags.smtpPasswordFile === "-") {
-    throw new UsageError(
+    throw new CliError(
       "invalid_input",
       "Only one of --imap-password-file and --smtp-password-file can read stdin.",
     );

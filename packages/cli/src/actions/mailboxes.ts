@@ -8,7 +8,7 @@ import {
   updateMailbox,
 } from "@imap-proxy/db";
 import type { Keyring } from "@imap-proxy/crypto";
-import { CancelledError, CliError, UsageError } from "../errors.ts";
+import { CancelledError, CliError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { promptsFor } from "../prompts/clack.ts";
 import { MAILBOX_FIELDS, promptField } from "../prompts/fields.ts";
@@ -65,7 +65,7 @@ function refuseMismatch(
 ): void {
   const mismatch = portMismatch(settings.smtpTlsMode, settings.smtpPort);
   if (mismatch !== undefined && !allowed) {
-    throw new UsageError(
+    throw new CliError(
       "port_mode_mismatch",
       `${mismatch}; pass --allow-port-mismatch if that is really right.`,
     );
@@ -85,7 +85,7 @@ export async function runMailboxesCreate(flags: CreateFlags, io: Io): Promise<vo
       ([, name]) => name,
     );
     if (missing.length > 0) {
-      throw new UsageError("missing_input", `Missing required input: ${missing.join(", ")}.`);
+      throw new CliError("missing_input", `Missing required input: ${missing.join(", ")}.`);
     }
     const smtpTlsMode = known.smtpTlsMode ?? "starttls_required";
     settings = {
@@ -151,7 +151,7 @@ export async function runMailboxesUpdate(
     let prompted = false;
     if (Object.keys(changes).length === 0) {
       if (!canPrompt(io, flags)) {
-        throw new UsageError(
+        throw new CliError(
           "missing_input",
           "Nothing to update: pass at least one field flag (see --help).",
         );
@@ -244,7 +244,7 @@ export async function runMailboxesDelete(
     const mailbox = await getMailbox(db, idOrEmail);
     if (!flags.yes) {
       if (!canPrompt(io, flags))
-        throw new UsageError("confirmation_required", "Deleting needs confirmation: pass --yes.");
+        throw new CliError("confirmation_required", "Deleting needs confirmation: pass --yes.");
       const sure = await promptsFor(io).confirm({
         message: `Delete ${mailbox.email} and its finished message records? Queued mail blocks deletion.`,
         initialValue: false,

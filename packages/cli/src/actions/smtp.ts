@@ -8,7 +8,7 @@ import {
   extraCaFromEnv,
   verifySmtp,
 } from "@imap-proxy/smtp";
-import { CliError, UsageError } from "../errors.ts";
+import { CliError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { keyringFor, withDatabase } from "../runtime.ts";
 import type { CommonFlags } from "./common.ts";
@@ -20,7 +20,7 @@ export function timeoutFromFlag(value: string | undefined): number {
   if (value === undefined) return DEFAULT_SMTP_TIMEOUT_MS;
   const match = /^([1-9][0-9]{0,4})(ms|s)$/.exec(value);
   if (!match)
-    throw new UsageError(
+    throw new CliError(
       "invalid_input",
       `Invalid --smtp-timeout "${value}": use e.g. 15s or 500ms.`,
     );
@@ -78,8 +78,7 @@ export async function runMailboxesVerifySmtp(
   const keyring = await keyringFor(io);
   const row = await withDatabase(io, async ({ db }) => {
     const found = await findMailboxRow(db, idOrEmail);
-    if (found === undefined)
-      throw new CliError("invalid_argument", `No mailbox matches "${idOrEmail}".`);
+    if (found === undefined) throw new CliError("not_found", `No mailbox matches "${idOrEmail}".`);
     return found;
   });
   const outcome = await checkSmtp(

@@ -6,7 +6,7 @@ import {
   signerFromEnv,
 } from "@imap-proxy/auth";
 import { getMailbox, listMailboxes } from "@imap-proxy/db";
-import { UsageError } from "../errors.ts";
+import { CliError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { promptsFor } from "../prompts/clack.ts";
 import { withDatabase } from "../runtime.ts";
@@ -31,14 +31,14 @@ export async function runTokensIssue(flags: IssueFlags, io: Io): Promise<void> {
           flags.mailbox === undefined && "--mailbox",
           permissions.length === 0 && "--permission",
         ].filter(Boolean);
-        throw new UsageError("missing_input", `Missing required input: ${missing.join(", ")}.`);
+        throw new CliError("missing_input", `Missing required input: ${missing.join(", ")}.`);
       }
       const prompts = promptsFor(io);
       prompts.intro("Issue an access token");
       if (flags.mailbox === undefined) {
         const all = await listMailboxes(db);
         if (all.length === 0)
-          throw new UsageError(
+          throw new CliError(
             "no_mailboxes",
             "No mailboxes yet; create one with `imap-proxy mailboxes:create`.",
           );

@@ -20,7 +20,7 @@ export async function claim(
   options: { limit: number; owner: string; clock?: QueueClock },
 ): Promise<ClaimedMessage[]> {
   if (!(options.limit >= 1))
-    throw new DatabaseError("invalid_argument", "claim needs a limit of at least 1.");
+    throw new DatabaseError("invalid_input", "claim needs a limit of at least 1.");
   const now = sqlNow(options.clock);
   const rows = rowsOf<{
     id: string;

@@ -69,7 +69,7 @@ export async function enqueue(
     if (input.idempotencyKey === undefined) return unkeyed[nextUnkeyed++]!;
     const found = byKey.get(input.idempotencyKey);
     if (found === undefined)
-      throw new DatabaseError("invalid_argument", "An idempotent enqueue lost its row.");
+      throw new DatabaseError("unexpected_state", "An idempotent enqueue lost its row.");
     return found;
   });
 }

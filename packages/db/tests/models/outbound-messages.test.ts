@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { rowsOf } from "../../src/index.ts";
+import { deleteMailbox, getMailbox, rowsOf } from "../../src/index.ts";
 import { openTestDatabase, type TestDatabase } from "@imap-proxy/testing/database";
 import { catalogColumns, expectRejected, mailboxInsert } from "../helpers.ts";
 
@@ -150,6 +150,17 @@ describe("outbound_messages", () => {
       ),
     )[0];
     expect(remaining?.n).toBeGreaterThan(0);
+  });
+
+  test("the repository says why by code: still_has_mail while queued, not_found when absent", async () => {
+    const { db } = database;
+    await expect(deleteMailbox(db, mailboxId)).rejects.toMatchObject({ code: "still_has_mail" });
+    await expect(getMailbox(db, "nobody@example.invalid")).rejects.toMatchObject({
+      code: "not_found",
+    });
+    await expect(deleteMailbox(db, "00000000-0000-0000-0000-000000000000")).rejects.toMatchObject({
+      code: "not_found",
+    });
   });
 
   test("the due-row index serves the claim's order", async () => {
