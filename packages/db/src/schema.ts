@@ -459,10 +459,12 @@ export const trackingLinks = pgTable(
 
 export const trackingEventKind = pgEnum("tracking_event_kind", ["open", "click"]);
 export type TrackingEventKind = (typeof trackingEventKind.enumValues)[number];
+export const TRACKING_EVENT_KINDS = trackingEventKind.enumValues;
 
 /** `@imap-proxy/tracking`'s labels; only `human` and `proxy` events set opened_at / clicked_at. */
 export const trackingEventLabel = pgEnum("tracking_event_label", ["human", "bot", "proxy"]);
 export type TrackingEventLabel = (typeof trackingEventLabel.enumValues)[number];
+export const TRACKING_EVENT_LABELS = trackingEventLabel.enumValues;
 
 /** Every hit on a valid token, bots included (they are labelled, never dropped). */
 export const trackingEvents = pgTable(

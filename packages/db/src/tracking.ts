@@ -1,7 +1,11 @@
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { rowsOf } from "./rows.ts";
-import type { TrackingEventKind, TrackingEventLabel } from "./schema.ts";
+import {
+  TRACKING_EVENT_LABELS,
+  type TrackingEventKind,
+  type TrackingEventLabel,
+} from "./schema.ts";
 
 /*
  * Tracking reads and writes, one statement each. A hit records an event whatever its label;
@@ -9,6 +13,40 @@ import type { TrackingEventKind, TrackingEventLabel } from "./schema.ts";
  * (concurrent first hits: the row lock makes the second see the first's timestamp and skip).
  * Times are the database's, like `sent_at`.
  */
+
+/** What a tracked submission stores besides the message (see `submitMessage`). */
+export interface SubmissionTracking {
+  opens: boolean;
+  clicks: boolean;
+  /** The HTML's tracked links in document order; a click token carries the position. */
+  links: readonly string[];
+  /** Each recipient's own bytes (recipient ids as in the submission); empty when nothing is tracked. */
+  bodies: readonly { recipientId: string; raw: Buffer }[];
+}
+
+/** The parts of the one submit statement that store a submission's tracking (CTEs after `msg`). */
+export function submissionTrackingCtes(tracking: SubmissionTracking | undefined) {
+  const links =
+    tracking === undefined || tracking.links.length === 0
+      ? sql``
+      : sql`, tracking_link_rows AS (
+          INSERT INTO tracking_links (message_id, position, url)
+          SELECT msg.id, l.position, l.url
+          FROM msg CROSS JOIN jsonb_to_recordset(${JSON.stringify(
+            tracking.links.map((url, position) => ({ position, url })),
+          )}::jsonb) AS l(position int, url text))`;
+  const bodies =
+    tracking === undefined || tracking.bodies.length === 0
+      ? sql``
+      : sql`, recipient_body_rows AS (
+          INSERT INTO recipient_bodies (outbound_message_id, raw, size_bytes)
+          SELECT v.id, v.raw, octet_length(v.raw)
+          FROM msg CROSS JOIN (VALUES ${sql.join(
+            tracking.bodies.map((body) => sql`(${body.recipientId}::uuid, ${body.raw}::bytea)`),
+            sql`, `,
+          )}) AS v(id, raw))`;
+  return sql`${links}${bodies}`;
+}
 
 export interface TrackingHit {
   recipientId: string;
@@ -25,26 +63,40 @@ export interface ClickHit extends TrackingHit {
   quickClickMs: number;
 }
 
-/** Records an open; false when no such recipient exists (nothing is written). */
-export async function recordOpen(db: Database, hit: TrackingHit): Promise<boolean> {
-  const rows = rowsOf<{ id: string }>(
+/**
+ * Records a batch of opens in one statement (the pixel's hits are written after their responses,
+ * so they can wait for company). Hits for recipients that do not exist write nothing. Returns
+ * how many events were written.
+ */
+export async function recordOpens(db: Database, hits: readonly TrackingHit[]): Promise<number> {
+  if (hits.length === 0) return 0;
+  const rows = JSON.stringify(
+    hits.map((hit) => ({
+      recipient_id: hit.recipientId,
+      user_agent: hit.userAgent ?? null,
+      ip_prefix: hit.ipPrefix ?? null,
+      label: hit.label,
+    })),
+  );
+  const [row] = rowsOf<{ n: number | string }>(
     await db.execute(sql`
       WITH event AS (
         INSERT INTO tracking_events (outbound_message_id, kind, user_agent, ip_prefix, label)
-        SELECT id, 'open', ${hit.userAgent ?? null}::text, ${hit.ipPrefix ?? null}::cidr,
-               ${hit.label}::tracking_event_label
-        FROM outbound_messages WHERE id = ${hit.recipientId}::uuid
+        SELECT o.id, 'open', h.user_agent, h.ip_prefix, h.label
+        FROM jsonb_to_recordset(${rows}::jsonb)
+             AS h(recipient_id uuid, user_agent text, ip_prefix cidr, label tracking_event_label)
+        JOIN outbound_messages o ON o.id = h.recipient_id
         RETURNING outbound_message_id, occurred_at, label
       ), first_open AS (
         UPDATE outbound_messages o SET opened_at = e.occurred_at
-        FROM event e
+        FROM (SELECT DISTINCT outbound_message_id, occurred_at FROM event
+              WHERE label IN ('human', 'proxy')) e
         WHERE o.id = e.outbound_message_id AND o.opened_at IS NULL
           AND o.sent_at IS NOT NULL AND o.sent_at <= e.occurred_at
-          AND e.label IN ('human', 'proxy')
       )
-      SELECT outbound_message_id AS id FROM event`),
+      SELECT count(*) AS n FROM event`),
   );
-  return rows.length > 0;
+  return Number(row?.n ?? 0);
 }
 
 /**
@@ -86,35 +138,20 @@ export interface RecipientTrackingCounts {
   clicks: LabelCounts;
 }
 
-export function emptyTrackingCounts(): RecipientTrackingCounts {
-  return { opens: { human: 0, bot: 0, proxy: 0 }, clicks: { human: 0, bot: 0, proxy: 0 } };
-}
-
-/** Event counts by kind and label for each recipient of a message (absent = no events). */
-export async function trackingCounts(
-  db: Database,
-  messageId: string,
-): Promise<Map<string, RecipientTrackingCounts>> {
-  const rows = rowsOf<{
-    id: string;
-    kind: TrackingEventKind;
-    label: TrackingEventLabel;
-    n: number | string;
-  }>(
-    await db.execute(sql`
-      SELECT e.outbound_message_id AS id, e.kind, e.label, count(*) AS n
-      FROM outbound_messages o
-      JOIN tracking_events e ON e.outbound_message_id = o.id
-      WHERE o.message_id = ${messageId}::uuid
-      GROUP BY 1, 2, 3`),
-  );
-  const counts = new Map<string, RecipientTrackingCounts>();
-  for (const row of rows) {
-    const entry = counts.get(row.id) ?? emptyTrackingCounts();
-    entry[row.kind === "open" ? "opens" : "clicks"][row.label] = Number(row.n);
-    counts.set(row.id, entry);
-  }
-  return counts;
+/**
+ * A recipient row's event counts by kind and label as one JSON object, for status queries:
+ * `{ opens: { human, proxy, bot }, clicks: { … } }` (an index scan on the recipient's events).
+ */
+export function recipientEventCountsJson(recipientIdColumn: SQL) {
+  const counts = (kind: TrackingEventKind) =>
+    sql.raw(
+      `json_build_object(${TRACKING_EVENT_LABELS.map(
+        (label) =>
+          `'${label}', count(*) FILTER (WHERE e.kind = '${kind}' AND e.label = '${label}')`,
+      ).join(", ")})`,
+    );
+  return sql`(SELECT json_build_object('opens', ${counts("open")}, 'clicks', ${counts("click")})
+    FROM tracking_events e WHERE e.outbound_message_id = ${recipientIdColumn})`;
 }
 
 export interface TrackingEventRow {
@@ -131,14 +168,18 @@ export interface TrackingEventRow {
   label: TrackingEventLabel;
 }
 
-/** A message's events, oldest first, after the `after` cursor (an event id). */
+/**
+ * A message's events, oldest first, after the `after` cursor (an event id); undefined when the
+ * message is not this mailbox's.
+ */
 export async function listTrackingEvents(
   db: Database,
+  mailboxId: string,
   messageId: string,
   page: { limit: number; after?: number },
-): Promise<TrackingEventRow[]> {
+): Promise<TrackingEventRow[] | undefined> {
   const rows = rowsOf<{
-    id: number | string;
+    id: number | string | null;
     recipient_id: string;
     recipient_email: string;
     kind: TrackingEventKind;
@@ -149,24 +190,31 @@ export async function listTrackingEvents(
     label: TrackingEventLabel;
   }>(
     await db.execute(sql`
-      SELECT e.id, e.outbound_message_id AS recipient_id, o.recipient_email, e.kind, l.url,
-             e.occurred_at, e.user_agent, e.ip_prefix::text AS ip_prefix, e.label
-      FROM outbound_messages o
-      JOIN tracking_events e ON e.outbound_message_id = o.id
-      LEFT JOIN tracking_links l ON l.message_id = o.message_id AND l.position = e.link_position
-      WHERE o.message_id = ${messageId}::uuid AND e.id > ${page.after ?? 0}::bigint
-      ORDER BY e.id
-      LIMIT ${page.limit}::int`),
+      SELECT ev.* FROM messages m
+      LEFT JOIN LATERAL (
+        SELECT e.id, e.outbound_message_id AS recipient_id, o.recipient_email, e.kind, l.url,
+               e.occurred_at, e.user_agent, e.ip_prefix::text AS ip_prefix, e.label
+        FROM outbound_messages o
+        JOIN tracking_events e ON e.outbound_message_id = o.id
+        LEFT JOIN tracking_links l ON l.message_id = o.message_id AND l.position = e.link_position
+        WHERE o.message_id = m.id AND e.id > ${page.after ?? 0}::bigint
+        ORDER BY e.id
+        LIMIT ${page.limit}::int
+      ) ev ON true
+      WHERE m.id = ${messageId}::uuid AND m.mailbox_id = ${mailboxId}::uuid`),
   );
-  return rows.map((row) => ({
-    id: Number(row.id),
-    recipientId: row.recipient_id,
-    recipientEmail: row.recipient_email,
-    kind: row.kind,
-    url: row.url,
-    occurredAt: new Date(row.occurred_at),
-    userAgent: row.user_agent,
-    ipPrefix: row.ip_prefix,
-    label: row.label,
-  }));
+  if (rows.length === 0) return undefined;
+  return rows
+    .filter((row) => row.id !== null)
+    .map((row) => ({
+      id: Number(row.id),
+      recipientId: row.recipient_id,
+      recipientEmail: row.recipient_email,
+      kind: row.kind,
+      url: row.url,
+      occurredAt: new Date(row.occurred_at),
+      userAgent: row.user_agent,
+      ipPrefix: row.ip_prefix,
+      label: row.label,
+    }));
 }

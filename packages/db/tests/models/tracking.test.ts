@@ -5,9 +5,9 @@ import {
   deleteMailbox,
   listTrackingEvents,
   recordClick,
-  recordOpen,
+  recordOpens,
   rowsOf,
-  trackingCounts,
+  recipientEventCountsJson,
 } from "../../src/index.ts";
 import { openTestDatabase, type TestDatabase } from "@imap-proxy/testing/database";
 import { expectRejected, mailboxInsert } from "../helpers.ts";
@@ -74,6 +74,17 @@ async function stamps(recipientId: string) {
   return one<{ opened_at: Date | null; clicked_at: Date | null }>(
     sql`SELECT opened_at, clicked_at FROM outbound_messages WHERE id = ${recipientId}`,
   );
+}
+
+/** The recipient's event counts as status reads show them. */
+async function eventsOf(recipientId: string) {
+  const row = await one<{ events: unknown }>(
+    sql`SELECT ${recipientEventCountsJson(sql`${recipientId}::uuid`)} AS events`,
+  );
+  return (typeof row.events === "string" ? JSON.parse(row.events) : row.events) as {
+    opens: Record<string, number>;
+    clicks: Record<string, number>;
+  };
 }
 
 async function eventCount(): Promise<number> {
@@ -170,40 +181,49 @@ describe("tracking schema", () => {
   });
 });
 
-describe("recordOpen", () => {
+describe("recordOpens", () => {
   test("records every hit; only a human or proxy hit after sent_at sets opened_at, once", async () => {
     const { recipientIds } = await trackedMessage([]);
     const recipientId = recipientIds[0]!;
-    expect(await recordOpen(database.db, { ...HUMAN, recipientId })).toBe(true);
+    expect(await recordOpens(database.db, [{ ...HUMAN, recipientId }])).toBe(1);
     expect((await stamps(recipientId)).opened_at).toBeNull(); // not sent yet
     await markSent(recipientId, 10_000);
-    await recordOpen(database.db, { ...HUMAN, label: "bot", recipientId });
+    await recordOpens(database.db, [{ ...HUMAN, label: "bot", recipientId }]);
     expect((await stamps(recipientId)).opened_at).toBeNull(); // bots never set it
-    await recordOpen(database.db, { ...HUMAN, label: "proxy", recipientId });
+    await recordOpens(database.db, [{ ...HUMAN, label: "proxy", recipientId }]);
     const first = (await stamps(recipientId)).opened_at;
     expect(first).not.toBeNull();
-    await recordOpen(database.db, { ...HUMAN, recipientId });
+    await recordOpens(database.db, [{ ...HUMAN, recipientId }]);
     expect((await stamps(recipientId)).opened_at).toEqual(first);
-    expect(
-      (
-        await trackingCounts(
-          database.db,
-          (
-            await one<{ message_id: string }>(
-              sql`SELECT message_id FROM outbound_messages WHERE id = ${recipientId}`,
-            )
-          ).message_id,
-        )
-      ).get(recipientId),
-    ).toEqual({
+    expect(await eventsOf(recipientId)).toEqual({
       opens: { human: 2, bot: 1, proxy: 1 },
       clicks: { human: 0, bot: 0, proxy: 0 },
     });
   });
 
+  test("writes a batch in one statement: one first open per recipient, unknown recipients skipped", async () => {
+    const { recipientIds } = await trackedMessage([], ["x@example.net", "y@example.net"]);
+    const [x, y] = recipientIds as [string, string];
+    await markSent(x, 10_000);
+    await markSent(y, 10_000);
+    const written = await recordOpens(database.db, [
+      { ...HUMAN, recipientId: x },
+      { ...HUMAN, recipientId: x },
+      { ...HUMAN, label: "bot", recipientId: y },
+      { ...HUMAN, recipientId: randomUUID() },
+    ]);
+    expect(written).toBe(3);
+    expect((await stamps(x)).opened_at).not.toBeNull();
+    expect((await stamps(y)).opened_at).toBeNull();
+    expect([(await eventsOf(x)).opens, (await eventsOf(y)).opens]).toEqual([
+      { human: 2, proxy: 0, bot: 0 },
+      { human: 0, proxy: 0, bot: 1 },
+    ]);
+  });
+
   test("writes nothing for a recipient that does not exist", async () => {
     const before = await eventCount();
-    expect(await recordOpen(database.db, { ...HUMAN, recipientId: randomUUID() })).toBe(false);
+    expect(await recordOpens(database.db, [{ ...HUMAN, recipientId: randomUUID() }])).toBe(0);
     expect(await eventCount()).toBe(before);
   });
 });
@@ -218,7 +238,7 @@ describe("recordClick", () => {
       await recordClick(database.db, { ...HUMAN, recipientId, link: 1, quickClickMs: QUICK }),
     ).toBe(url);
     expect((await stamps(recipientId)).clicked_at).not.toBeNull();
-    const [event] = await listTrackingEvents(database.db, messageId, { limit: 10 });
+    const [event] = (await listTrackingEvents(database.db, mailboxId, messageId, { limit: 10 }))!;
     expect(event).toMatchObject({
       recipientId,
       kind: "click",
@@ -254,16 +274,17 @@ describe("recordClick", () => {
     ).toBe("https://example.com/a");
     expect((await stamps(early)).clicked_at).toBeNull();
     expect((await stamps(unsent)).clicked_at).toBeNull();
-    const events = await listTrackingEvents(database.db, messageId, { limit: 10 });
+    const events = (await listTrackingEvents(database.db, mailboxId, messageId, { limit: 10 }))!;
     expect(events.map((event) => [event.recipientEmail, event.label])).toEqual([
       ["a@example.net", "bot"],
       ["b@example.net", "bot"],
     ]);
     // Paging: after the first event's id comes the second.
     expect(
-      (await listTrackingEvents(database.db, messageId, { limit: 10, after: events[0]!.id })).map(
-        (e) => e.recipientId,
-      ),
+      (await listTrackingEvents(database.db, mailboxId, messageId, {
+        limit: 10,
+        after: events[0]!.id,
+      }))!.map((e) => e.recipientId),
     ).toEqual([unsent]);
   });
 
@@ -288,6 +309,17 @@ describe("recordClick", () => {
     ).toBeUndefined();
     expect(await eventCount()).toBe(before);
   });
+});
+
+test("events are listed only for the mailbox's own message", async () => {
+  const { messageId } = await trackedMessage([]);
+  expect(await listTrackingEvents(database.db, mailboxId, messageId, { limit: 10 })).toEqual([]);
+  expect(
+    await listTrackingEvents(database.db, randomUUID(), messageId, { limit: 10 }),
+  ).toBeUndefined();
+  expect(
+    await listTrackingEvents(database.db, mailboxId, randomUUID(), { limit: 10 }),
+  ).toBeUndefined();
 });
 
 test("deleting a mailbox takes its tracking rows with it", async () => {
