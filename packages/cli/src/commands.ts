@@ -110,6 +110,36 @@ export function registerCommands(program: Command, io: Io): void {
     (await import("./actions/smtp.ts")).runMailboxesVerifySmtp(idOrEmail, flags, io),
   );
 
+  withCommonFlags(
+    program
+      .command("mailboxes:verify-imap")
+      .description(
+        "connect to the mailbox's IMAP server, upgrade, log in, list folders and log out; changes nothing",
+      )
+      .argument("<id|email>")
+      .option(
+        "--imap-timeout <duration>",
+        "bound for connecting and the greeting, e.g. 15s (default)",
+      ),
+  ).action(async (idOrEmail: string, flags: CommonFlags & { imapTimeout?: string }) =>
+    (await import("./actions/imap.ts")).runMailboxesVerifyImap(idOrEmail, flags, io),
+  );
+
+  withCommonFlags(
+    program
+      .command("bounces")
+      .description(
+        "read bounce and complaint reports from INBOX (and Junk), read-only, and mark recipients bounced",
+      )
+      .option(
+        "--mailbox <id|email>",
+        "this mailbox (default: every mailbox with bounce reading on)",
+      )
+      .option("--watch", "keep reading with IDLE until interrupted"),
+  ).action(async (flags: CommonFlags & { mailbox?: string; watch?: boolean }) =>
+    (await import("./actions/imap.ts")).runBounces(flags, io),
+  );
+
   program
     .command("keys:generate")
     .description("print a new Fernet key (and nothing else) for FERNET_KEY")

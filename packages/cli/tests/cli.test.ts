@@ -43,7 +43,7 @@ describe("mailboxes:create, interactive", () => {
     await terminal.answer("Use the IMAP username and password for SMTP too?", "n");
     await terminal.answer("SMTP Username", `smtp-user${ENTER}`);
     await terminal.answer("SMTP Password", `smtp-secret-✉${ENTER}`);
-    await terminal.answer("Verify the SMTP settings now", "n");
+    await terminal.answer("Verify the SMTP and IMAP settings now", "n");
     const summary = await terminal.answer("Create this mailbox?", ENTER);
     expect(summary).toContain("SMTP TLS Mode  starttls_required");
     expect(summary).not.toContain("imap-secret");
@@ -85,7 +85,7 @@ describe("mailboxes:create, interactive", () => {
     const port = await terminal.answer("SMTP Port", ENTER);
     expect(port).toContain("465");
     await terminal.answer("Use the IMAP username and password for SMTP too?", "y");
-    await terminal.answer("Verify the SMTP settings now", "n");
+    await terminal.answer("Verify the SMTP and IMAP settings now", "n");
     await terminal.answer("Create this mailbox?", ENTER);
     expect(await exit).toBe(0);
     const row = (await world.query(({ db }) => findMailboxRow(db, "implicit@example.com")))!;
@@ -122,7 +122,7 @@ describe("mailboxes:create, interactive", () => {
     await terminal.answer("SMTP TLS Mode", `${DOWN}`);
     await terminal.answer("implicit", ENTER);
     await terminal.answer("SMTP Port", ENTER);
-    await terminal.answer("Verify the SMTP settings now", "n");
+    await terminal.answer("Verify the SMTP and IMAP settings now", "n");
     await terminal.answer("Create this mailbox?", ENTER);
     expect(await exit).toBe(0);
     const row = (await world.query(({ db }) => findMailboxRow(db, "odd@example.com")))!;
@@ -165,7 +165,7 @@ describe("mailboxes:create, interactive", () => {
       ],
       terminal.io({ ...world.env, IMAP_PASSWORD: "a", SMTP_PASSWORD: "b" }),
     );
-    await terminal.answer("Verify the SMTP settings now", "n");
+    await terminal.answer("Verify the SMTP and IMAP settings now", "n");
     await terminal.answer("Create this mailbox?", "n");
     expect(await exit).toBe(130);
     expect(await world.mailboxCount()).toBe(before);
@@ -193,7 +193,7 @@ describe("mailboxes:update, interactive", () => {
     );
     expect(hostPrompt).toContain("smtp.example.com");
     await terminal.answer(/◆\s+SMTP Password/, `rotated-smtp-secret${ENTER}`);
-    await terminal.answer("Verify the SMTP settings now", "n");
+    await terminal.answer("Verify the SMTP and IMAP settings now", "n");
     await terminal.answer("Save these changes?", ENTER);
     expect(await exit).toBe(0);
     expect(terminal.text).not.toContain("rotated-smtp-secret");

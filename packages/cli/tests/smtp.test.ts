@@ -1,6 +1,12 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { PASSWORD, USERNAME } from "@imap-proxy/testing/credentials";
+import {
+  IMAP_PASSWORD,
+  IMAP_USERNAME,
+  startDovecot,
+  type RunningDovecot,
+} from "@imap-proxy/testing/dovecot";
 import { makeTestPki, type TestPki } from "@imap-proxy/testing/pki";
 import { startSmtpServer, type RunningServer } from "@imap-proxy/testing/smtp-server";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -11,6 +17,7 @@ let pki: TestPki;
 let starttls: RunningServer;
 let noStarttls: RunningServer;
 let env: NodeJS.ProcessEnv;
+let dovecot: RunningDovecot;
 
 beforeAll(async () => {
   world = await openCliWorld();
@@ -23,11 +30,20 @@ beforeAll(async () => {
     disabledCommands: ["STARTTLS"],
     ...pki.server,
   });
-  env = { ...world.env, SMTP_CA_FILE: caFile, IMAP_PASSWORD: "imap-pw", SMTP_PASSWORD: PASSWORD };
-});
+  // --verify checks IMAP too: a private Dovecot plays the mailbox's IMAP server.
+  dovecot = await startDovecot(pki);
+  env = {
+    ...world.env,
+    SMTP_CA_FILE: caFile,
+    IMAP_CA_FILE: caFile,
+    IMAP_PASSWORD,
+    SMTP_PASSWORD: PASSWORD,
+  };
+}, 60_000);
 afterAll(async () => {
   await starttls?.close();
   await noStarttls?.close();
+  await dovecot?.close();
   await world?.close();
 });
 
@@ -36,9 +52,11 @@ const createArgs = (email: string, port: number, extra: string[] = []) => [
   "--email",
   email,
   "--imap-host",
-  "imap.example.com",
+  "localhost",
+  "--imap-port",
+  String(dovecot.implicitPort),
   "--imap-username",
-  USERNAME,
+  IMAP_USERNAME,
   "--smtp-host",
   "localhost",
   "--smtp-port",
@@ -59,6 +77,7 @@ describe("SMTP verification from the CLI", () => {
     );
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/SMTP verified: .* over TLSv1\.[23]/);
+    expect(result.stderr).toMatch(/IMAP verified: Dovecot accepted the login over TLSv1\.[23]/);
     expect(JSON.parse(result.stdout)).toMatchObject({ email: "verified@example.com" });
     expect(starttls.authAttempts.at(-1)).toEqual({ username: USERNAME, accepted: true });
   });
@@ -131,5 +150,21 @@ describe("SMTP verification from the CLI", () => {
     );
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^error: SMTP tls_failed/);
+  });
+});
+
+describe("IMAP verification from the CLI", () => {
+  test("mailboxes:verify-imap reports TLS and folders as JSON; a wrong password is auth_failed", async () => {
+    const ok = await runBuiltCli(["mailboxes:verify-imap", "verified@example.com", "--json"], env);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, sentFolder: "Sent", idle: true });
+
+    const wrong = await runBuiltCli(
+      createArgs("wrong-imap@example.com", starttls.port, ["--verify"]),
+      { ...env, IMAP_PASSWORD: "not-the-imap-password" },
+    );
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/error: IMAP auth_failed: .*Nothing was saved/);
+    expect(wrong.stderr).not.toContain("not-the-imap-password");
   });
 });

@@ -22,7 +22,7 @@ export type CreateFlags = MailboxFlags &
   CommonFlags & { verify?: boolean; saveAnyway?: boolean; smtpTimeout?: string };
 
 /**
- * Verifies SMTP before saving when asked (--verify) or, interactively, when the operator agrees.
+ * Verifies SMTP and IMAP before saving when asked (--verify) or, interactively, when the operator agrees.
  * A failed check blocks saving unless the operator explicitly saves anyway. True = go on saving.
  */
 async function verifyBeforeSaving(
@@ -35,27 +35,37 @@ async function verifyBeforeSaving(
   let wanted = flags.verify === true;
   if (!wanted && prompts) {
     wanted = await prompts.confirm({
-      message: "Verify the SMTP settings now (connect, upgrade, log in, send nothing)?",
+      message: "Verify the SMTP and IMAP settings now (connect, upgrade, log in, change nothing)?",
       initialValue: true,
     });
   }
   if (!wanted) return true;
   const { checkSmtp, describeVerification, smtpSettingsOf, timeoutFromFlag } =
     await import("./smtp.ts");
-  const outcome = await checkSmtp(smtpSettingsOf(settings), io, timeoutFromFlag(flags.smtpTimeout));
+  const { checkImap, describeImapVerification, imapSettingsOfInput } = await import("./imap.ts");
+  const smtp = await checkSmtp(smtpSettingsOf(settings), io, timeoutFromFlag(flags.smtpTimeout));
+  const imap = await checkImap(
+    imapSettingsOfInput(settings),
+    io,
+    timeoutFromFlag(flags.smtpTimeout),
+  );
+  const ok = smtp.ok && imap.ok;
   // In scripts a blocking failure is reported once, as the error line below.
-  if (interactive || outcome.ok || flags.saveAnyway) {
-    writeLine(interactive ? io.stdout : io.stderr, describeVerification(outcome));
+  if (interactive || ok || flags.saveAnyway) {
+    const out = interactive ? io.stdout : io.stderr;
+    writeLine(out, describeVerification(smtp));
+    writeLine(out, describeImapVerification(imap));
   }
-  if (outcome.ok || flags.saveAnyway) return true;
+  if (ok || flags.saveAnyway) return true;
   if (prompts)
     return prompts.confirm({
-      message: "SMTP verification failed. Save anyway?",
+      message: `${smtp.ok ? "IMAP" : imap.ok ? "SMTP" : "SMTP and IMAP"} verification failed. Save anyway?`,
       initialValue: false,
     });
+  const failure = !smtp.ok ? smtp.error : !imap.ok ? imap.error : undefined;
   throw new CliError(
-    outcome.error.code,
-    `${outcome.error.message} Nothing was saved; fix the settings, or pass --save-anyway to keep them.`,
+    failure!.code,
+    `${failure!.message} Nothing was saved; fix the settings, or pass --save-anyway to keep them.`,
   );
 }
 
