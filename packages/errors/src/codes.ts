@@ -90,7 +90,8 @@ export type AuthErrorCode = keyof typeof AUTH_ERRORS;
 export type SmtpErrorCode = keyof typeof CONNECTION_ERRORS;
 export type ImapErrorCode = keyof typeof IMAP_ERRORS;
 export type TrackingErrorCode = keyof typeof TRACKING_ERRORS;
-export type CliErrorCode = keyof typeof CLI_ERRORS | GeneralErrorCode | SmtpErrorCode;
+export type CliErrorCode =
+  keyof typeof CLI_ERRORS | GeneralErrorCode | SmtpErrorCode | ImapErrorCode;
 
 /** Every code and its meaning (for documentation, `--help` and the API's problem types). */
 export const ERROR_CODES = {

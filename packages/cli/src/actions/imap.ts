@@ -8,7 +8,8 @@ import {
   imapExtraCaFromEnv,
   verifyImap,
 } from "@imap-proxy/imap";
-import { CliError, UsageError } from "../errors.ts";
+import type { CliErrorCode } from "@imap-proxy/errors";
+import { CliError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { keyringFor, withDatabase } from "../runtime.ts";
 import type { CommonFlags } from "./common.ts";
@@ -20,7 +21,7 @@ export function imapTimeoutFromFlag(value: string | undefined): number {
   if (value === undefined) return DEFAULT_IMAP_TIMEOUT_MS;
   const match = /^([1-9][0-9]{0,4})(ms|s)$/.exec(value);
   if (!match)
-    throw new UsageError(
+    throw new CliError(
       "invalid_input",
       `Invalid --imap-timeout "${value}": use e.g. 15s or 500ms.`,
     );
@@ -75,8 +76,7 @@ export async function runMailboxesVerifyImap(
   const keyring = await keyringFor(io);
   const row = await withDatabase(io, async ({ db }) => {
     const found = await findMailboxRow(db, idOrEmail);
-    if (found === undefined)
-      throw new CliError("invalid_argument", `No mailbox matches "${idOrEmail}".`);
+    if (found === undefined) throw new CliError("not_found", `No mailbox matches "${idOrEmail}".`);
     return found;
   });
   const outcome = await checkImap(
@@ -121,7 +121,7 @@ export async function runBounces(
     let ids: string[];
     if (flags.mailbox) {
       const row = await findMailboxRow(db, flags.mailbox);
-      if (!row) throw new CliError("invalid_argument", `No mailbox matches "${flags.mailbox}".`);
+      if (!row) throw new CliError("not_found", `No mailbox matches "${flags.mailbox}".`);
       ids = [row.id];
     } else {
       ids = await bounceReadingMailboxIds(db);
@@ -162,7 +162,7 @@ export async function runBounces(
           ...(await readBounces({ db, secrets: keyring, mailboxId, imap })),
         });
       } catch (error) {
-        const code = error instanceof ImapError ? error.code : "failed";
+        const code = error instanceof ImapError ? error.code : "unexpected_state";
         const message = error instanceof Error ? error.message : String(error);
         results.push({ mailbox: mailboxId, ok: false, code, message });
       }
@@ -178,6 +178,9 @@ export async function runBounces(
         );
     const failed = results.find((r) => !r.ok);
     if (failed && "code" in failed && failed.code)
-      throw new CliError(failed.code, `Reading bounces failed for ${failed.mailbox}.`);
+      throw new CliError(
+        failed.code as CliErrorCode,
+        `Reading bounces failed for ${failed.mailbox}.`,
+      );
   });
 }
