@@ -4,6 +4,7 @@ import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from "./backoff.
 import { LEASE_COLUMNS, endLeases, requireHeld } from "./end-lease.ts";
 import { appendErrorLog } from "./error-log.ts";
 import { REPLY_COLUMNS, SET_REPLY, replyFields } from "./reply-columns.ts";
+import { scrubErrorText } from "./scrub.ts";
 import { sqlNow } from "./sql-now.ts";
 import type { Failure, FinishResult, Lease, QueueClock } from "./types.ts";
 
@@ -27,7 +28,8 @@ export function markFailedMany(
       attempt: failure.attempt,
       status: final ? "failed" : "queued",
       delay_ms: final ? null : retryDelayMs(failure.attempt, policy, random),
-      error: failure.error,
+      // The boundary every handler's text crosses on its way into error_log.
+      error: scrubErrorText(failure.error),
       ...replyFields(failure),
     };
   });

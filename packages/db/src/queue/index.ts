@@ -29,3 +29,4 @@ export { markDataStarted } from "./data-started.ts";
 export { type Pause, pauseMany } from "./pause.ts";
 export { retryFailed } from "./operator-retry.ts";
 export { type SendInput, loadSendInputs } from "./send-input.ts";
+export { scrubErrorText } from "./scrub.ts";

@@ -1,13 +1,15 @@
 import { sql } from "drizzle-orm";
+import { scrubErrorText } from "./scrub.ts";
 import type { SendRecord } from "./types.ts";
 
-/** A send record as JSON fields for a lease row (`l.*` in the statements). */
+/** A send record as JSON fields for a lease row (`l.*` in the statements); the reply scrubbed. */
 export function replyFields(record: SendRecord) {
   return {
     error_code: record.errorCode ?? null,
     reply_code: record.reply?.code ?? null,
     reply_status: record.reply?.enhancedStatus ?? null,
-    reply_text: record.reply === undefined ? null : record.reply.text.slice(0, 1000),
+    reply_text:
+      record.reply === undefined ? null : scrubErrorText(record.reply.text).slice(0, 1000),
   };
 }
 
