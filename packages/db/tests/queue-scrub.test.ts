@@ -6,7 +6,9 @@ import {
   type ClaimedMessage,
   claim,
   enqueue,
+  markBouncedMany,
   markFailed,
+  pauseMany,
   scrubErrorText,
 } from "../src/queue/index.ts";
 
@@ -43,6 +45,7 @@ describe("scrubErrorText", () => {
     "552 5.3.4 Message size exceeds fixed maximum message size (10485760 bytes)",
     "550-5.7.1 see https://support.google.com/mail/?p=UnsolicitedMessage d2e1a72fcca58 - gsmtp",
     "535 5.7.8 Authentication credentials invalid",
+    "recipient_rejected: 550 5.1.1 no such user; outcome_unknown after DATA",
   ])("keeps ordinary diagnostics: %s", (text) => {
     expect(scrubErrorText(text)).toBe(text);
   });
@@ -57,20 +60,37 @@ describe("error_log", () => {
     await database?.close();
   });
 
-  test("what a failing handler reports is scrubbed before it is stored", async () => {
+  const echo = `535 5.7.8 cannot decode ${sasl.slice(0, 16)}…`;
+  const reply = { code: 535, enhancedStatus: "5.7.8", text: echo };
+
+  async function claimOne(mailboxId: string): Promise<ClaimedMessage> {
+    await enqueue(database.db, mailboxId, { recipientEmail: "a@example.net", subject: "x" });
+    return ((await claim(database.db, { limit: 1, owner: "w" })) as [ClaimedMessage])[0];
+  }
+  async function stored(id: string): Promise<string> {
+    const [row] = rowsOf<object>(
+      await database.db.execute(sql`SELECT o.error_log, o.smtp_reply, m.pause_detail
+        FROM outbound_messages o JOIN mailboxes m ON m.id = o.mailbox_id WHERE o.id = ${id}`),
+    );
+    return JSON.stringify(row);
+  }
+
+  test("what a handler reports (failure, bounce, pause, the reply) is scrubbed before it is stored", async () => {
     const { db } = database;
     const mailboxId = rowsOf<{ id: string }>(await db.execute(mailboxInsert()))[0]!.id;
-    const [message] = await enqueue(db, mailboxId, {
-      recipientEmail: "a@example.net",
-      subject: "x",
-    });
-    const [claimed] = (await claim(db, { limit: 1, owner: "w" })) as [ClaimedMessage];
-    expect(claimed.id).toBe(message!.id);
-    await markFailed(db, claimed.lease, `535 5.7.8 cannot decode ${sasl.slice(0, 16)}…`);
-    const [row] = rowsOf<{ error_log: string }>(
-      await db.execute(sql`SELECT error_log FROM outbound_messages WHERE id = ${message!.id}`),
-    );
-    expect(row!.error_log).toMatch(/attempt 1: 535 5\.7\.8 cannot decode \*\*\*…\n$/);
-    expect(row!.error_log).not.toContain(sasl.slice(0, 8));
+    const failed = await claimOne(mailboxId);
+    await markFailed(db, failed.lease, echo);
+    expect(await stored(failed.id)).toMatch(/attempt 1: 535 5\.7\.8 cannot decode \*\*\*…/);
+    const bounced = await claimOne(mailboxId);
+    await markBouncedMany(db, [{ ...bounced.lease, error: `bounced: ${echo}`, reply }]);
+    const paused = await claimOne(mailboxId);
+    await pauseMany(db, [
+      { ...paused.lease, mailboxId, reason: "auth_failed", pausedForMs: null, detail: echo, reply },
+    ]);
+    for (const id of [failed.id, bounced.id, paused.id]) {
+      const text = await stored(id);
+      expect(text).toContain("***");
+      expect(text).not.toContain(sasl.slice(0, 8));
+    }
   });
 });

@@ -28,7 +28,6 @@ export function markFailedMany(
       attempt: failure.attempt,
       status: final ? "failed" : "queued",
       delay_ms: final ? null : retryDelayMs(failure.attempt, policy, random),
-      // The boundary every handler's text crosses on its way into error_log.
       error: scrubErrorText(failure.error),
       ...replyFields(failure),
     };

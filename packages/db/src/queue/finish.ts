@@ -3,6 +3,7 @@ import type { Database } from "../client.ts";
 import { LEASE_COLUMNS, endLeases, requireHeld } from "./end-lease.ts";
 import { appendErrorLog } from "./error-log.ts";
 import { REPLY_COLUMNS, SET_REPLY, replyFields } from "./reply-columns.ts";
+import { scrubErrorText } from "./scrub.ts";
 import { sqlNow } from "./sql-now.ts";
 import type { Finish, FinishResult, Lease, QueueClock } from "./types.ts";
 
@@ -23,7 +24,7 @@ function finishMany(
     owner: f.owner,
     attempt: f.attempt,
     ...replyFields(f),
-    error: f.error ?? "bounced",
+    error: scrubErrorText(f.error ?? "bounced"),
   }));
   const changes =
     status === "sent"

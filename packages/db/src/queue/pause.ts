@@ -4,6 +4,7 @@ import { OPERATOR_PAUSE_REASONS, type MailboxPauseReason } from "../schema.ts";
 import { LEASE_COLUMNS, endLeases } from "./end-lease.ts";
 import { appendErrorLog } from "./error-log.ts";
 import { REPLY_COLUMNS, SET_REPLY, replyFields } from "./reply-columns.ts";
+import { scrubErrorText } from "./scrub.ts";
 import { sqlNow } from "./sql-now.ts";
 import type { FinishResult, Lease, QueueClock, SendRecord } from "./types.ts";
 
@@ -37,7 +38,7 @@ export function pauseMany(
     mailbox_id: p.mailboxId,
     reason: p.reason,
     pause_ms: p.pausedForMs,
-    detail: p.detail.replace(/\s+/g, " ").trim().slice(0, 500),
+    detail: scrubErrorText(p.detail).replace(/\s+/g, " ").trim().slice(0, 500),
     ...replyFields({ ...p, errorCode: p.errorCode ?? p.reason }),
   }));
   const columns = sql`${LEASE_COLUMNS}, mailbox_id uuid, reason text, pause_ms bigint, detail text, ${REPLY_COLUMNS}`;

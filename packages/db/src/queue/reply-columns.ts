@@ -8,8 +8,14 @@ export function replyFields(record: SendRecord) {
     error_code: record.errorCode ?? null,
     reply_code: record.reply?.code ?? null,
     reply_status: record.reply?.enhancedStatus ?? null,
+    // A refusal may echo what the client sent; a 2xx reply (queue id) is kept as is.
     reply_text:
-      record.reply === undefined ? null : scrubErrorText(record.reply.text).slice(0, 1000),
+      record.reply === undefined
+        ? null
+        : (record.reply.code >= 400 ? scrubErrorText(record.reply.text) : record.reply.text).slice(
+            0,
+            1000,
+          ),
   };
 }
 

@@ -1,5 +1,7 @@
 /**
- * Takes credentials out of text on its way into `error_log`. The queue never knows a mailbox's
+ * Takes credentials out of text on its way into `error_log` (and the stored SMTP reply and
+ * pause detail): every transition that takes a handler's text (fail, finish, pause, the reply
+ * columns) passes it through here. The queue never knows a mailbox's
  * password, so this works from shapes alone, after whatever the SMTP layer scrubbed with the
  * password in hand (which misses partial or re-encoded echoes):
  * - the arguments of an echoed `AUTH <mechanism> …` command;
@@ -26,7 +28,8 @@ const BASE64_RUN = /[A-Za-z0-9+/_-]{8,}={0,2}/g;
 
 /**
  * What may stand as is: words (`Authentication`, `SubmissionQuotaExceeded`, `STARTTLS`),
- * numbers, lowercase hex ids, names with a number (`exim4`, `mx10`), hyphenated words.
+ * numbers, lowercase hex ids, names with a number (`exim4`, `mx10`), words joined by `-` or `_`
+ * (`outcome_unknown`).
  */
 const PLAIN_TOKEN =
-  /^(?:[A-Z]?[a-z]+|[A-Z]+|(?:[A-Z][a-z]+)+|[0-9]+|[0-9a-f]+|[a-z]+[0-9]+)(?:-(?:[A-Z]?[a-z]+|[A-Z]+|[0-9]+))*$/;
+  /^(?:[A-Z]?[a-z]+|[A-Z]+|(?:[A-Z][a-z]+)+|[0-9]+|[0-9a-f]+|[a-z]+[0-9]+)(?:[-_](?:[A-Z]?[a-z]+|[A-Z]+|[0-9]+))*$/;
