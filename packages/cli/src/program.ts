@@ -1,5 +1,5 @@
-import { Command, CommanderError } from "commander";
-import { registerCommands } from "./commands.ts";
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import { registerCommands } from "./commands/index.ts";
 import { isCodedError } from "@imap-proxy/errors";
 import { EXIT_FAILURE, EXIT_USAGE, exitCodeFor } from "./errors.ts";
 import { type Io, processIo, writeLine } from "./io.ts";

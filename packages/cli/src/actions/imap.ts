@@ -12,7 +12,8 @@ import type { CliErrorCode } from "@imap-proxy/errors";
 import { CliError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { keyringFor, withDatabase } from "../runtime.ts";
-import type { CommonFlags } from "./common.ts";
+import type { BouncesFlags } from "../commands/bounces.ts";
+import type { MailboxesVerifyImapFlags } from "../commands/mailboxes-verify-imap.ts";
 
 export type ImapVerifyOutcome =
   { ok: true; result: ImapVerification } | { ok: false; error: ImapError };
@@ -69,7 +70,7 @@ export function describeImapVerification(outcome: ImapVerifyOutcome): string {
 
 export async function runMailboxesVerifyImap(
   idOrEmail: string,
-  flags: CommonFlags & { imapTimeout?: string },
+  flags: MailboxesVerifyImapFlags,
   io: Io,
 ): Promise<void> {
   const timeoutMs = imapTimeoutFromFlag(flags.imapTimeout);
@@ -110,10 +111,7 @@ export async function runMailboxesVerifyImap(
  * every mailbox with bounce reading on, from the stored checkpoints, and records what DSN/ARF
  * reports say per recipient. Read-only on the server.
  */
-export async function runBounces(
-  flags: CommonFlags & { mailbox?: string; watch?: boolean },
-  io: Io,
-): Promise<void> {
+export async function runBounces(flags: BouncesFlags, io: Io): Promise<void> {
   const { bounceReadingMailboxIds, readBounces, watchBounces } = await import("@imap-proxy/sender");
   const keyring = await keyringFor(io);
   const imap = { extraCa: imapExtraCaFromEnv(io.env) };

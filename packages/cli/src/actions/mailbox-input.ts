@@ -1,5 +1,6 @@
 import type { MailboxSettings, MailboxTlsMode } from "@imap-proxy/db";
 import { CliError } from "../errors.ts";
+import type { MailboxFlags } from "../commands/mailbox-options.ts";
 import type { Io } from "../io.ts";
 import { readSecret } from "../secrets.ts";
 import {
@@ -11,23 +12,6 @@ import {
   usernameSchema,
   validateAll,
 } from "../validation.ts";
-
-/** Raw option values as commander hands them over (strings until validated). */
-export interface MailboxFlags {
-  email?: string;
-  imapHost?: string;
-  imapPort?: string;
-  imapUsername?: string;
-  imapPasswordFile?: string;
-  smtpHost?: string;
-  smtpPort?: string;
-  smtpUsername?: string;
-  smtpPasswordFile?: string;
-  smtpTlsMode?: string;
-  allowPortMismatch?: boolean;
-  imapPassword?: unknown;
-  smtpPassword?: unknown;
-}
 
 /** Passwords on the command line leak into shell history and `ps`; refuse them outright. */
 export function refuseArgvSecrets(flags: MailboxFlags): void {

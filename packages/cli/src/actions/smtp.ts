@@ -11,7 +11,7 @@ import {
 import { CliError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { keyringFor, withDatabase } from "../runtime.ts";
-import type { CommonFlags } from "./common.ts";
+import type { MailboxesVerifySmtpFlags } from "../commands/mailboxes-verify-smtp.ts";
 
 export type VerifyOutcome =
   { ok: true; result: SmtpVerification } | { ok: false; error: SmtpError };
@@ -71,7 +71,7 @@ export function verificationJson(outcome: VerifyOutcome) {
 
 export async function runMailboxesVerifySmtp(
   idOrEmail: string,
-  flags: CommonFlags & { smtpTimeout?: string },
+  flags: MailboxesVerifySmtpFlags,
   io: Io,
 ): Promise<void> {
   const timeoutMs = timeoutFromFlag(flags.smtpTimeout);

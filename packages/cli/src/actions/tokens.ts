@@ -10,15 +10,10 @@ import { CliError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { promptsFor } from "../prompts/clack.ts";
 import { withDatabase } from "../runtime.ts";
-import { type CommonFlags, canPrompt } from "./common.ts";
+import type { TokensIssueFlags } from "../commands/tokens-issue.ts";
+import { canPrompt } from "./common.ts";
 
-export interface IssueFlags extends CommonFlags {
-  mailbox?: string;
-  permission?: string[];
-  expiresIn?: string;
-}
-
-export async function runTokensIssue(flags: IssueFlags, io: Io): Promise<void> {
+export async function runTokensIssue(flags: TokensIssueFlags, io: Io): Promise<void> {
   // Fail on configuration before touching the database.
   const signer = await signerFromEnv(io.env);
   const issued = await withDatabase(io, async ({ db }) => {

@@ -1,0 +1,22 @@
+import { type Command, Option, type OptionValues } from "@commander-js/extra-typings";
+
+/*
+ * Options shared by several commands, each declared once. The helpers keep commander's inferred
+ * option types (extra-typings), so actions receive typed flags without a cast.
+ */
+
+/** --json, --no-input and --debug: every command that prints takes them. */
+export function withCommonOptions<
+  A extends unknown[],
+  O extends OptionValues,
+  G extends OptionValues,
+>(command: Command<A, O, G>) {
+  return command
+    .option("--json", "print exactly one JSON document on stdout")
+    .option("--no-input", "never prompt; take everything from flags and env")
+    .option("--debug", "print stack traces for unexpected errors");
+}
+
+/** The bound for each SMTP wait (connect, greeting, TLS, AUTH); parsed by `parseDuration`. */
+export const smtpTimeoutOption = () =>
+  new Option("--smtp-timeout <duration>", "bound for each SMTP wait, e.g. 15s (default) or 500ms");
