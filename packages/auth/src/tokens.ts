@@ -8,7 +8,7 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from "jose";
-import { DEFAULT_TOKEN_LIFETIME, parseLifetime } from "./duration.ts";
+import { DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME_SECONDS, parseLifetime } from "./duration.ts";
 import { AuthError } from "./errors.ts";
 import {
   type Permission,
@@ -147,12 +147,27 @@ export async function verifyToken(
   } catch (error) {
     throw toAuthError(error);
   }
-  const { sub, scope, exp } = payload;
+  const { sub, scope, exp, iat } = payload;
   if (typeof sub !== "string" || !UUID.test(sub)) {
     throw new AuthError("invalid_claims", "The token's subject is not a mailbox id.");
   }
   if (typeof scope !== "string" || typeof exp !== "number") {
     throw new AuthError("invalid_claims", "The token has no valid scope claim.");
+  }
+  // Bounded like issuance: a token that claims a longer life was not made by issueToken.
+  if (typeof iat !== "number") throw new AuthError("invalid_claims", "The token has no iat.");
+  const now = options.now ?? Math.floor(Date.now() / 1000);
+  if (iat > now + CLOCK_TOLERANCE_SECONDS) {
+    throw new AuthError(
+      "token_not_yet_valid",
+      "The token is not valid yet (issued in the future).",
+    );
+  }
+  if (exp - iat > MAX_TOKEN_LIFETIME_SECONDS) {
+    throw new AuthError(
+      "invalid_claims",
+      "The token's lifetime is longer than the maximum of 90d.",
+    );
   }
   const names = scope.split(" ").filter((name) => name !== "");
   return {
@@ -160,7 +175,7 @@ export async function verifyToken(
     permissions: new Set(names.filter(isPermission)),
     ignoredScopes: names.filter((name) => !isPermission(name)),
     jti: typeof payload.jti === "string" ? payload.jti : undefined,
-    issuedAt: typeof payload.iat === "number" ? payload.iat : undefined,
+    issuedAt: iat,
     expiresAt: exp,
   };
 }

@@ -168,6 +168,19 @@ describe("rejections", () => {
     exp: now + 600,
   });
 
+  test("a lifetime beyond the issuance maximum, an iat in the future, or none at all", async () => {
+    const century = await signRaw({ ...base(), exp: now + 100 * 365 * 86_400 });
+    expect(await rejection(verifyToken(hs, century))).toBe("invalid_claims");
+    const justOver = await signRaw({ ...base(), exp: now + 90 * 86_400 + 1 });
+    expect(await rejection(verifyToken(hs, justOver))).toBe("invalid_claims");
+    const future = await signRaw({ ...base(), iat: now + 3600, exp: now + 7200 });
+    expect(await rejection(verifyToken(hs, future))).toBe("token_not_yet_valid");
+    const { iat: _iat, ...noIat } = base();
+    expect(await rejection(verifyToken(hs, await signRaw(noIat)))).toBe("invalid_claims");
+    const longest = await signRaw({ ...base(), exp: now + 90 * 86_400 });
+    await expect(verifyToken(hs, longest)).resolves.toMatchObject({ mailboxId });
+  });
+
   test("alg none", async () => {
     const token = new UnsecuredJWT(base()).encode();
     expect(await rejection(verifyToken(hs, token))).toBe("algorithm_not_allowed");
