@@ -22,7 +22,7 @@ await build({
   minify: true,
   logLevel: "warning",
   banner: {
-    // CommonJS dependencies (proper-lockfile) call require(); give the ESM bundle one.
+    // CommonJS dependencies call require(); give the ESM bundle one.
     js: "#!/usr/bin/env node\nimport { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);",
   },
 });

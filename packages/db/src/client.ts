@@ -1,8 +1,11 @@
+import { existsSync, rmSync } from "node:fs";
 import path from "node:path";
+import type { PGlite } from "@electric-sql/pglite";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
-import lockfile from "proper-lockfile";
+import { type ReleaseLock, lockHolderPid, tryLockDataDir } from "./data-dir-lock.ts";
+import { connectablePath, embeddedChannelPath } from "./embedded-channel.ts";
 import { DatabaseError } from "./errors.ts";
 import { ensurePrivateDataDir, makeTreePrivate } from "./private-directory.ts";
 import * as schema from "./schema.ts";
@@ -15,6 +18,12 @@ export type DatabaseKind = "postgres" | "pglite";
 export interface DatabaseHandle {
   readonly db: Database;
   readonly kind: DatabaseKind;
+  /**
+   * The drizzle driver under `db`: "pglite" when this process opened the embedded database
+   * itself, "postgres-js" for Postgres and for an embedded database reached through the running
+   * server's socket.
+   */
+  readonly driver: "pglite" | "postgres-js";
   /** Where the data lives: the Postgres URL without its password, or the PGlite directory. */
   readonly location: string;
   close(): Promise<void>;
@@ -78,96 +87,147 @@ export async function openDatabase(
     case "postgres":
       return openPostgres(target.url, target.maxConnections ?? 10);
     case "pglite":
-      return openPglite(target.dataDir, options.lockWaitMs ?? target.lockWaitMs ?? 5_000);
+      return openEmbedded(target.dataDir, options.lockWaitMs ?? target.lockWaitMs ?? 5_000);
     case "pglite-memory":
-      return openPglite(undefined, 0);
+      return openPglite(
+        undefined,
+        undefined,
+        await Promise.all([import("@electric-sql/pglite"), import("drizzle-orm/pglite")]),
+      );
   }
 }
 
+const POSTGRES_OPTIONS = {
+  onnotice: () => {},
+  // Short idle timeout so an abandoned pool never keeps a CLI process alive.
+  idle_timeout: 5,
+  connect_timeout: 10,
+  // Skips a catalog query on every connect (~12 ms measured); only needed for arrays of
+  // custom types, which this schema does not use.
+  fetch_types: false,
+} as const;
+
 function openPostgres(url: string, maxConnections: number): DatabaseHandle {
-  const client = postgres(url, {
-    max: maxConnections,
-    onnotice: () => {},
-    // Short idle timeout so an abandoned pool never keeps a CLI process alive.
-    idle_timeout: 5,
-    connect_timeout: 10,
-    // Skips a catalog query on every connect (~12 ms measured); only needed for arrays of
-    // custom types, which this schema does not use.
-    fetch_types: false,
-  });
+  const client = postgres(url, { ...POSTGRES_OPTIONS, max: maxConnections });
   const db = drizzlePostgres({ client, schema }) as unknown as Database;
   return {
     db,
     kind: "postgres",
+    driver: "postgres-js",
     location: redactUrl(url),
     close: () => client.end({ timeout: 5 }),
   };
 }
 
-/** PGlite data lives in `<dataDir>/pglite`; a lock beside it keeps it to one process. */
+/** PGlite data lives in `<dataDir>/pglite`; the lock beside it keeps it to one process. */
 export function pgliteDirectory(dataDir: string): string {
   return path.join(dataDir, "pglite");
 }
 
+/** The PGlite instance behind handles this process opened on a data directory (for sharing). */
+const embeddedInstances = new WeakMap<DatabaseHandle, { pglite: PGlite; dataDir: string }>();
+
+export function embeddedInstanceOf(
+  handle: DatabaseHandle,
+): { pglite: PGlite; dataDir: string } | undefined {
+  return embeddedInstances.get(handle);
+}
+
+/**
+ * The embedded database: through the socket of a server process that holds it (`serve`), else
+ * opened here under the directory's lock, waiting up to `lockWaitMs` for another holder.
+ */
+async function openEmbedded(dataDir: string, lockWaitMs: number): Promise<DatabaseHandle> {
+  ensurePrivateDataDir(dataDir);
+  // Loaded while the lock is sought: Postgres users never pay for the WebAssembly build.
+  const modules = Promise.all([import("@electric-sql/pglite"), import("drizzle-orm/pglite")]);
+  modules.catch(() => {});
+  const deadline = Date.now() + lockWaitMs;
+  for (;;) {
+    const served = await connectToServer(dataDir);
+    if (served) return served;
+    const release = await tryLockDataDir(dataDir);
+    if (release) return openPglite(dataDir, release, await modules);
+    if (Date.now() >= deadline) {
+      const pid = lockHolderPid(dataDir);
+      throw new DatabaseError(
+        "database_busy",
+        `The embedded database in ${dataDir} is in use by another imap-proxy process${pid ? ` (pid ${pid})` : ""}; try again when it has finished (or set DATABASE_URL to use Postgres).`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** A connection through the running server's socket, or undefined when no server answers. */
+async function connectToServer(dataDir: string): Promise<DatabaseHandle | undefined> {
+  const socketPath = embeddedChannelPath(dataDir);
+  const connectPath = connectablePath(socketPath);
+  if (connectPath === undefined || !existsSync(socketPath)) return undefined;
+  const client = postgres({
+    ...POSTGRES_OPTIONS,
+    path: connectPath,
+    username: "postgres",
+    database: "postgres",
+    max: 4,
+    // Named statements would outlive this client in the server's single session.
+    prepare: false,
+  });
+  try {
+    await client`SELECT 1`;
+  } catch (error) {
+    await client.end({ timeout: 0 });
+    // A socket file nobody listens on (the server died, or is stopping): not a server.
+    if (["ECONNREFUSED", "ENOENT", "ECONNRESET", "CONNECTION_CLOSED"].includes(errorCode(error)))
+      return undefined;
+    throw error;
+  }
+  const db = drizzlePostgres({ client, schema }) as unknown as Database;
+  return {
+    db,
+    kind: "pglite",
+    driver: "postgres-js",
+    location: dataDir,
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+function errorCode(error: unknown): string {
+  return String((error as { code?: unknown })?.code ?? "");
+}
+
 async function openPglite(
   dataDir: string | undefined,
-  lockWaitMs: number,
+  release: ReleaseLock | undefined,
+  [{ PGlite }, { drizzle }]: [
+    typeof import("@electric-sql/pglite"),
+    typeof import("drizzle-orm/pglite"),
+  ],
 ): Promise<DatabaseHandle> {
-  let release: (() => Promise<void>) | undefined;
-  if (dataDir !== undefined) {
-    ensurePrivateDataDir(dataDir);
-    release = await lockDataDir(dataDir, lockWaitMs);
-  }
   try {
-    // Loaded on demand so Postgres users never pay for the WebAssembly build.
-    const [{ PGlite }, { drizzle }] = await Promise.all([
-      import("@electric-sql/pglite"),
-      import("drizzle-orm/pglite"),
-    ]);
+    // Holding the lock, so a socket file here was left by a server that died.
+    if (dataDir !== undefined) rmSync(embeddedChannelPath(dataDir), { force: true });
     const client = dataDir === undefined ? new PGlite() : new PGlite(pgliteDirectory(dataDir));
     await client.waitReady;
     if (dataDir !== undefined) makeTreePrivate(dataDir);
     const db = drizzle({ client, schema }) as unknown as Database;
-    return {
+    const handle: DatabaseHandle = {
       db,
       kind: "pglite",
+      driver: "pglite",
       location: dataDir ?? "(in memory)",
       async close() {
         try {
           await client.close();
         } finally {
-          await release?.();
+          release?.();
         }
       },
     };
+    if (dataDir !== undefined) embeddedInstances.set(handle, { pglite: client, dataDir });
+    return handle;
   } catch (error) {
-    await release?.();
-    throw error;
-  }
-}
-
-async function lockDataDir(dataDir: string, waitMs: number): Promise<() => Promise<void>> {
-  const pollMs = 100;
-  try {
-    return await lockfile.lock(dataDir, {
-      lockfilePath: path.join(dataDir, "pglite.lock"),
-      realpath: false,
-      // A lock whose holder died (kill -9) is taken over once it stops being refreshed.
-      stale: 10_000,
-      retries: {
-        retries: Math.ceil(waitMs / pollMs),
-        minTimeout: pollMs,
-        maxTimeout: pollMs,
-        factor: 1,
-      },
-    });
-  } catch (error) {
-    if ((error as { code?: string }).code === "ELOCKED") {
-      throw new DatabaseError(
-        "database_busy",
-        `The embedded database in ${dataDir} is in use by another imap-proxy process; try again when it has finished (or set DATABASE_URL to use Postgres).`,
-      );
-    }
+    release?.();
     throw error;
   }
 }

@@ -7,3 +7,9 @@ export { rowsOf } from "./rows.ts";
 export { and, asc, desc, eq, inArray, isNull, or, sql, count } from "drizzle-orm";
 export * from "./mailboxes.ts";
 export * from "./tracking.ts";
+export {
+  shareEmbeddedDatabase,
+  type ShareOptions,
+  type SharedDatabase,
+} from "./embedded-server.ts";
+export { embeddedChannelPath } from "./embedded-channel.ts";

@@ -25,7 +25,7 @@ const MIGRATIONS_CONFIG = {
 
 /** Applies every pending migration (drizzle runs them in one transaction). */
 export async function migrate(handle: DatabaseHandle): Promise<void> {
-  if (handle.kind === "pglite") {
+  if (handle.driver === "pglite") {
     await migratePglite(handle.db as never, MIGRATIONS_CONFIG);
   } else {
     await migratePostgres(handle.db as never, MIGRATIONS_CONFIG);

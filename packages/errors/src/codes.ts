@@ -21,6 +21,8 @@ export const GENERAL_ERRORS = group({
 
 export const DATABASE_ERRORS = group({
   database_busy: "another process holds the embedded database",
+  lock_unavailable:
+    "the embedded database's directory lock could not be taken (flock missing or failing)",
   migrations_pending: "the database schema is older than this version; run db:migrate",
   unique_violation: "a record with the same unique value already exists",
   foreign_key_violation: "the change refers to, or is referred to by, another record",
