@@ -1,6 +1,8 @@
 import { existsSync, rmSync } from "node:fs";
 import path from "node:path";
+import type * as PgliteModule from "@electric-sql/pglite";
 import type { PGlite } from "@electric-sql/pglite";
+import type * as DrizzlePglite from "drizzle-orm/pglite";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
@@ -124,6 +126,8 @@ export function pgliteDirectory(dataDir: string): string {
   return path.join(dataDir, "pglite");
 }
 
+type PgliteModules = [typeof PgliteModule, typeof DrizzlePglite];
+
 /** The PGlite instance behind handles this process opened on a data directory (for sharing). */
 const embeddedInstances = new WeakMap<DatabaseHandle, { pglite: PGlite; dataDir: string }>();
 
@@ -193,16 +197,14 @@ async function connectToServer(dataDir: string): Promise<DatabaseHandle | undefi
 }
 
 function errorCode(error: unknown): string {
-  return String((error as { code?: unknown })?.code ?? "");
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" ? code : "";
 }
 
 async function openPglite(
   dataDir: string | undefined,
   release: ReleaseLock | undefined,
-  [{ PGlite }, { drizzle }]: [
-    typeof import("@electric-sql/pglite"),
-    typeof import("drizzle-orm/pglite"),
-  ],
+  [{ PGlite }, { drizzle }]: PgliteModules,
 ): Promise<DatabaseHandle> {
   try {
     // Holding the lock, so a socket file here was left by a server that died.

@@ -33,7 +33,7 @@ import {
   shareEmbeddedDatabase,
   sql,
 } from "../src/index.ts";
-import { claim, enqueue, markSentMany } from "../src/queue.ts";
+import { claim, enqueue, markSentMany } from "../src/queue/index.ts";
 import { openTestDatabase } from "../src/testing.ts";
 import { mailboxInsert } from "./helpers.ts";
 
@@ -359,7 +359,7 @@ async function startHolder(mode: "share" | "hold"): Promise<ChildProcess> {
     stdio: ["ignore", "pipe", "inherit"],
   });
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.on("data", (chunk: Buffer) => {
+    child.stdout.on("data", (chunk: Buffer) => {
       if (chunk.toString().includes('"ready":true')) resolve();
     });
     child.once("exit", (code) => reject(new Error(`holder exited with ${code}`)));
@@ -435,10 +435,7 @@ describe.runIf(!onPostgres)("another process holding the data directory", () => 
       utimesSync(path.join(dataDir!, "lock"), past, past);
       await expect(
         openDatabase({ kind: "pglite", dataDir: dataDir!, lockWaitMs: 300 }),
-      ).rejects.toMatchObject({
-        code: "database_busy",
-        message: expect.stringContaining(`(pid ${holder.pid})`),
-      });
+      ).rejects.toThrow(`(pid ${holder.pid})`);
       holder.kill("SIGCONT");
       holder.kill("SIGTERM");
       await exited(holder);
