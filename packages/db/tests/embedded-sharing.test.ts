@@ -1,5 +1,4 @@
 import { FernetKey, Keyring } from "@imap-proxy/crypto";
-import { type ChildProcess, spawn } from "node:child_process";
 import {
   existsSync,
   mkdtempSync,
@@ -10,10 +9,8 @@ import {
   statSync,
   utimesSync,
 } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
@@ -34,7 +31,8 @@ import {
   sql,
 } from "../src/index.ts";
 import { claim, enqueue, markSentMany } from "../src/queue/index.ts";
-import { openTestDatabase } from "../src/testing.ts";
+import { openTestDatabase } from "@imap-proxy/testing/database";
+import { exitOf, startEmbeddedHolder } from "@imap-proxy/testing/embedded-holder";
 import { mailboxInsert } from "./helpers.ts";
 
 /**
@@ -344,36 +342,6 @@ describe.runIf(!onPostgres)("the socket of a running server", () => {
   });
 });
 
-// tsx's loader in this process (its CLI would put a second process between us and the holder).
-const tsxLoader = pathToFileURL(
-  path.join(
-    path.dirname(createRequire(import.meta.url).resolve("tsx/package.json")),
-    "dist/loader.mjs",
-  ),
-).href;
-const holderScript = fileURLToPath(new URL("./fixtures/embedded-holder.ts", import.meta.url));
-
-/** Starts the fixture process on the data directory; resolves once it holds it. */
-async function startHolder(mode: "share" | "hold"): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", tsxLoader, holderScript, mode, dataDir!], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on("data", (chunk: Buffer) => {
-      if (chunk.toString().includes('"ready":true')) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`holder exited with ${code}`)));
-  });
-  return child;
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once("exit", () => resolve());
-  });
-}
-
 /** Inodes of the TCP sockets listening on this machine. */
 function listeningTcpInodes(): Set<string> {
   const inodes = new Set<string>();
@@ -402,7 +370,7 @@ function socketInodesOf(pid: number): string[] {
 // After the in-process server above has closed, other processes hold the same directory.
 describe.runIf(!onPostgres)("another process holding the data directory", () => {
   test("a served directory listens on nothing but its socket; a killed server's socket is cleaned up", async () => {
-    const holder = await startHolder("share");
+    const holder = await startEmbeddedHolder("share", dataDir!);
     const socketPath = path.join(dataDir!, ".s.PGSQL.5432");
     try {
       const tcp = listeningTcpInodes();
@@ -413,7 +381,7 @@ describe.runIf(!onPostgres)("another process holding the data directory", () => 
       await client.close();
     } finally {
       holder.kill("SIGKILL");
-      await exited(holder);
+      await exitOf(holder);
     }
     // The socket file outlives its server; the next process sees nobody answers and takes over.
     expect(existsSync(socketPath)).toBe(true);
@@ -427,7 +395,7 @@ describe.runIf(!onPostgres)("another process holding the data directory", () => 
   });
 
   test("a stopped lock holder keeps its lock, however old its lock file looks", async () => {
-    const holder = await startHolder("hold");
+    const holder = await startEmbeddedHolder("hold", dataDir!);
     try {
       holder.kill("SIGSTOP");
       // A timestamp-based lock would call this holder dead; the kernel's lock does not look.
@@ -438,7 +406,7 @@ describe.runIf(!onPostgres)("another process holding the data directory", () => 
       ).rejects.toThrow(`(pid ${holder.pid})`);
       holder.kill("SIGCONT");
       holder.kill("SIGTERM");
-      await exited(holder);
+      await exitOf(holder);
       expect(holder.exitCode).toBe(0);
     } finally {
       holder.kill("SIGKILL");
