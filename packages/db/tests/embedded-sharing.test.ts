@@ -49,6 +49,9 @@ let postgresUrl: string | undefined;
 let closeServer: () => Promise<void>;
 const clients: DatabaseHandle[] = [];
 
+// Creating an on-disk PGlite database takes seconds, far more on a loaded machine.
+const SLOW = 240_000;
+
 beforeAll(async () => {
   if (onPostgres) {
     const database = await openTestDatabase();
@@ -70,7 +73,7 @@ beforeAll(async () => {
       }
     };
   }
-});
+}, SLOW);
 
 afterAll(async () => {
   await Promise.all(clients.map((client) => client.close()));
@@ -369,49 +372,57 @@ function socketInodesOf(pid: number): string[] {
 
 // After the in-process server above has closed, other processes hold the same directory.
 describe.runIf(!onPostgres)("another process holding the data directory", () => {
-  test("a served directory listens on nothing but its socket; a killed server's socket is cleaned up", async () => {
-    const holder = await startEmbeddedHolder("share", dataDir!);
-    const socketPath = path.join(dataDir!, ".s.PGSQL.5432");
-    try {
-      const tcp = listeningTcpInodes();
-      expect(socketInodesOf(holder.pid!).filter((inode) => tcp.has(inode))).toEqual([]);
-      expect(statSync(socketPath).isSocket()).toBe(true);
-      const client = await openDatabase({ kind: "pglite", dataDir: dataDir!, lockWaitMs: 0 });
-      expect(client.driver).toBe("postgres-js");
-      await client.close();
-    } finally {
-      holder.kill("SIGKILL");
-      await exitOf(holder);
-    }
-    // The socket file outlives its server; the next process sees nobody answers and takes over.
-    expect(existsSync(socketPath)).toBe(true);
-    const after = await openDatabase({ kind: "pglite", dataDir: dataDir!, lockWaitMs: 0 });
-    try {
-      expect(after.driver).toBe("pglite");
-      expect(existsSync(socketPath)).toBe(false);
-    } finally {
-      await after.close();
-    }
-  });
+  test(
+    "a served directory listens on nothing but its socket; a killed server's socket is cleaned up",
+    { timeout: SLOW },
+    async () => {
+      const holder = await startEmbeddedHolder("share", dataDir!);
+      const socketPath = path.join(dataDir!, ".s.PGSQL.5432");
+      try {
+        const tcp = listeningTcpInodes();
+        expect(socketInodesOf(holder.pid!).filter((inode) => tcp.has(inode))).toEqual([]);
+        expect(statSync(socketPath).isSocket()).toBe(true);
+        const client = await openDatabase({ kind: "pglite", dataDir: dataDir!, lockWaitMs: 0 });
+        expect(client.driver).toBe("postgres-js");
+        await client.close();
+      } finally {
+        holder.kill("SIGKILL");
+        await exitOf(holder);
+      }
+      // The socket file outlives its server; the next process sees nobody answers and takes over.
+      expect(existsSync(socketPath)).toBe(true);
+      const after = await openDatabase({ kind: "pglite", dataDir: dataDir!, lockWaitMs: 0 });
+      try {
+        expect(after.driver).toBe("pglite");
+        expect(existsSync(socketPath)).toBe(false);
+      } finally {
+        await after.close();
+      }
+    },
+  );
 
-  test("a stopped lock holder keeps its lock, however old its lock file looks", async () => {
-    const holder = await startEmbeddedHolder("hold", dataDir!);
-    try {
-      holder.kill("SIGSTOP");
-      // A timestamp-based lock would call this holder dead; the kernel's lock does not look.
-      const past = new Date(Date.now() - 3_600_000);
-      utimesSync(path.join(dataDir!, "lock"), past, past);
-      await expect(
-        openDatabase({ kind: "pglite", dataDir: dataDir!, lockWaitMs: 300 }),
-      ).rejects.toThrow(`(pid ${holder.pid})`);
-      holder.kill("SIGCONT");
-      holder.kill("SIGTERM");
-      await exitOf(holder);
-      expect(holder.exitCode).toBe(0);
-    } finally {
-      holder.kill("SIGKILL");
-    }
-    const after = await openDatabase({ kind: "pglite", dataDir: dataDir!, lockWaitMs: 0 });
-    await after.close();
-  });
+  test(
+    "a stopped lock holder keeps its lock, however old its lock file looks",
+    { timeout: SLOW },
+    async () => {
+      const holder = await startEmbeddedHolder("hold", dataDir!);
+      try {
+        holder.kill("SIGSTOP");
+        // A timestamp-based lock would call this holder dead; the kernel's lock does not look.
+        const past = new Date(Date.now() - 3_600_000);
+        utimesSync(path.join(dataDir!, "lock"), past, past);
+        await expect(
+          openDatabase({ kind: "pglite", dataDir: dataDir!, lockWaitMs: 300 }),
+        ).rejects.toThrow(`(pid ${holder.pid})`);
+        holder.kill("SIGCONT");
+        holder.kill("SIGTERM");
+        await exitOf(holder);
+        expect(holder.exitCode).toBe(0);
+      } finally {
+        holder.kill("SIGKILL");
+      }
+      const after = await openDatabase({ kind: "pglite", dataDir: dataDir!, lockWaitMs: 0 });
+      await after.close();
+    },
+  );
 });
