@@ -16,6 +16,11 @@ export const RENAMED_PERMISSIONS: Readonly<Record<string, Permission>> = {
   "messages:create": "messages:send",
 };
 
+/** What an old name became; own keys only, so `constructor` or `__proto__` is no old name. */
+export function renamedPermission(name: string): Permission | undefined {
+  return Object.hasOwn(RENAMED_PERMISSIONS, name) ? RENAMED_PERMISSIONS[name] : undefined;
+}
+
 export function isPermission(name: string): name is Permission {
   return Object.hasOwn(PERMISSIONS, name);
 }
@@ -30,7 +35,7 @@ export function parsePermissions(names: readonly string[]): Permission[] {
   }
   const result: Permission[] = [];
   for (const name of names) {
-    const renamed = RENAMED_PERMISSIONS[name];
+    const renamed = renamedPermission(name);
     if (renamed !== undefined) {
       throw new AuthError(
         "unknown_permission",

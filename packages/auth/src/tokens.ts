@@ -12,7 +12,7 @@ import { DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME_SECONDS, parseLifetime } fro
 import { AuthError } from "./errors.ts";
 import {
   type Permission,
-  RENAMED_PERMISSIONS,
+  renamedPermission,
   isPermission,
   parsePermissions,
 } from "./permissions.ts";
@@ -183,7 +183,7 @@ export async function verifyToken(
 /** Throws unless the verified token grants `permission`; a legacy name grants nothing. */
 export function requirePermission(token: VerifiedToken, permission: Permission): void {
   if (token.permissions.has(permission)) return;
-  const legacy = token.ignoredScopes.find((name) => RENAMED_PERMISSIONS[name] === permission);
+  const legacy = token.ignoredScopes.find((name) => renamedPermission(name) === permission);
   if (legacy !== undefined) {
     throw new AuthError(
       "permission_renamed",

@@ -18,6 +18,7 @@ import {
   hmacKeyFromSecret,
   issueToken,
   parseLifetime,
+  parsePermissions,
   requirePermission,
   verifyToken,
 } from "../src/index.ts";
@@ -148,6 +149,21 @@ describe("round trip", () => {
       expect(await rejection(verifyToken(verifier, hsToken))).toBe("algorithm_not_allowed");
     },
   );
+});
+
+describe("permission names are looked up as own keys only", () => {
+  test.each(["constructor", "__proto__", "toString", "hasOwnProperty"])("%s is unknown", (name) => {
+    let caught: unknown;
+    try {
+      parsePermissions([name]);
+    } catch (error) {
+      caught = error;
+    }
+    expect((caught as AuthError).code).toBe("unknown_permission");
+    expect((caught as AuthError).message).toBe(
+      `Unknown permission "${name}"; valid permissions: ${PERMISSION_NAMES.join(", ")}.`,
+    );
+  });
 });
 
 describe("rejections", () => {
