@@ -11,19 +11,22 @@ export async function runMailboxesDelete(
   flags: MailboxesDeleteFlags,
   io: Io,
 ): Promise<void> {
-  const result = await withDatabase(io, async ({ db }) => {
-    const mailbox = await getMailbox(db, idOrEmail);
-    if (!flags.yes) {
-      if (!canPrompt(io, flags))
-        throw new CliError("confirmation_required", "Deleting needs confirmation: pass --yes.");
-      const sure = await promptsFor(io).confirm({
-        message: `Delete ${mailbox.email} and its finished message records? Queued mail blocks deletion.`,
-        initialValue: false,
-      });
-      if (!sure) throw new CancelledError();
-    }
-    return deleteMailbox(db, mailbox.id);
-  });
+  let target = idOrEmail;
+  if (!flags.yes) {
+    // Looked up first, then the database is closed again while a person decides.
+    const mailbox = await withDatabase(io, ({ db }) => getMailbox(db, idOrEmail));
+    if (!canPrompt(io, flags))
+      throw new CliError("confirmation_required", "Deleting needs confirmation: pass --yes.");
+    const sure = await promptsFor(io).confirm({
+      message: `Delete ${mailbox.email} and its finished message records? Queued mail blocks deletion.`,
+      initialValue: false,
+    });
+    if (!sure) throw new CancelledError();
+    target = mailbox.id;
+  }
+  const result = await withDatabase(io, async ({ db }) =>
+    deleteMailbox(db, (await getMailbox(db, target)).id),
+  );
   if (flags.json)
     writeJson(io, {
       deleted: result.mailbox,
