@@ -13,3 +13,4 @@ export {
   type SharedDatabase,
 } from "./embedded-server.ts";
 export { embeddedChannelPath } from "./embedded-channel.ts";
+export * from "./messages.ts";

@@ -1,0 +1,15 @@
+import type { RouteModule } from "../app.ts";
+import { healthz } from "./healthz.ts";
+import { getMessage } from "./messages/get.ts";
+import { listMessages } from "./messages/list.ts";
+import { submitMessage } from "./messages/submit.ts";
+import { openapi } from "./openapi.ts";
+
+/** Every route file; adding a route is one file and one line here. */
+export const ROUTES: readonly RouteModule[] = [
+  healthz,
+  openapi,
+  submitMessage,
+  getMessage,
+  listMessages,
+];

@@ -1,0 +1,146 @@
+import { OUTBOUND_MESSAGE_STATUSES } from "@imap-proxy/db/schema";
+import { z } from "zod";
+
+/*
+ * The submit and status shapes. Validation, TypeScript types and the OpenAPI document all come
+ * from these schemas.
+ */
+
+const ONE_LINE = /^[^\r\n]*$/;
+const oneLine = (max: number) =>
+  z.string().max(max).regex(ONE_LINE, "must be one line (no CR or LF)");
+
+const Address = z.email("must be an email address").max(254);
+export const Recipient = z
+  .union([Address, z.object({ name: oneLine(200).optional(), address: Address }).strict()])
+  .describe('"a@example.com" or { "name": "A", "address": "a@example.com" }')
+  .meta({ id: "Recipient" });
+export type Recipient = z.infer<typeof Recipient>;
+
+/** Header names an application may set; everything else is refused (never silently dropped). */
+const ALLOWED_HEADERS = new Set([
+  "list-unsubscribe",
+  "list-unsubscribe-post",
+  "in-reply-to",
+  "references",
+]);
+const HEADER_NAME = /^[!-9;-~]+$/;
+export const isAllowedHeader = (name: string) =>
+  HEADER_NAME.test(name) && (ALLOWED_HEADERS.has(name.toLowerCase()) || /^x-./i.test(name));
+
+const Headers = z
+  .record(z.string(), oneLine(998))
+  .superRefine((headers, context) => {
+    for (const name of Object.keys(headers)) {
+      if (!isAllowedHeader(name)) {
+        context.addIssue({
+          code: "custom",
+          path: [name],
+          message:
+            "header not allowed: only X-*, List-Unsubscribe, List-Unsubscribe-Post, In-Reply-To and References",
+        });
+      }
+    }
+  })
+  .describe("Extra headers: X-*, List-Unsubscribe, List-Unsubscribe-Post, In-Reply-To, References");
+
+const Attachment = z
+  .object({
+    filename: oneLine(255).min(1),
+    contentType: z
+      .string()
+      .max(255)
+      .regex(/^[\w!#$&^.+-]+\/[\w!#$&^.+-]+$/, "must be a MIME type such as application/pdf"),
+    content: z.base64("must be base64"),
+    cid: oneLine(255)
+      .regex(/^[^<>\s]+$/, "must be a Content-ID without angle brackets or spaces")
+      .optional(),
+  })
+  .strict();
+
+export const SubmitMessageBody = z
+  .object({
+    to: z.array(Recipient).min(1).max(100),
+    cc: z.array(Recipient).max(100).optional(),
+    bcc: z.array(Recipient).max(100).optional(),
+    replyTo: Recipient.optional(),
+    subject: oneLine(998),
+    text: z.string().optional(),
+    html: z.string().optional(),
+    headers: Headers.optional(),
+    attachments: z.array(Attachment).max(100).optional(),
+    fromName: oneLine(200).optional().describe("Display name; the address is the mailbox's"),
+  })
+  .strict()
+  .superRefine((body, context) => {
+    if (body.text === undefined && body.html === undefined) {
+      context.addIssue({ code: "custom", path: ["text"], message: "give text, html or both" });
+    }
+  })
+  .meta({ id: "SubmitMessage" });
+export type SubmitMessageBody = z.infer<typeof SubmitMessageBody>;
+
+export const SubmitHeaders = z.object({
+  "idempotency-key": z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[ -~]+$/, "must be printable ASCII")
+    .optional()
+    .describe("Repeat a request safely: the same key and request return the first response"),
+});
+
+const Status = z.enum(OUTBOUND_MESSAGE_STATUSES);
+
+export const SubmitResponse = z
+  .object({
+    id: z.uuid(),
+    messageId: z.string().describe("The Message-ID header, <uuid@mailbox-domain>"),
+    status: z.literal("queued"),
+    recipients: z.array(z.object({ id: z.uuid(), email: z.string(), status: z.literal("queued") })),
+  })
+  .meta({ id: "SubmitResponse" });
+export type SubmitResponse = z.infer<typeof SubmitResponse>;
+
+const timestamp = z.iso.datetime({ offset: true });
+
+export const MessageStatus = z
+  .object({
+    id: z.uuid(),
+    messageId: z.string(),
+    subject: z.string(),
+    createdAt: timestamp,
+    recipients: z.array(
+      z.object({
+        id: z.uuid(),
+        email: z.string(),
+        status: Status,
+        attempts: z.number().int(),
+        nextRetryAt: timestamp.nullable(),
+        sentAt: timestamp.nullable(),
+        openedAt: timestamp.nullable(),
+        clickedAt: timestamp.nullable(),
+        error: z
+          .object({ code: z.string(), message: z.string() })
+          .nullable()
+          .describe("The last failure or pause, one line; null when none"),
+      }),
+    ),
+  })
+  .meta({ id: "MessageStatus" });
+export type MessageStatus = z.infer<typeof MessageStatus>;
+
+export const MessageParams = z.object({ id: z.uuid() });
+
+export const ListMessagesQuery = z.object({
+  status: Status.optional().describe("Only messages with a recipient in this status"),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional().describe("nextCursor of the previous page"),
+});
+
+export const MessageList = z
+  .object({
+    data: z.array(MessageStatus),
+    nextCursor: z.string().nullable().describe("Pass as cursor for the next page; null at the end"),
+  })
+  .meta({ id: "MessageList" });
