@@ -74,6 +74,36 @@ describe("reading status", () => {
     const after = (await get(`/v1/messages/${created.id}`)).json();
     expect(after.recipients[1]).toMatchObject({ status: "sent", attempts: 1, sentAt, openedAt });
 
+    // A failure shows its code and the server's reply on one line, never the error log.
+    const failed = created.recipients[2]!.id;
+    await api.database.db.execute(sql`
+      UPDATE outbound_messages SET status = 'processing', attempts = 1,
+        processing_started_at = now(), lease_owner = 't' WHERE id = ${failed}::uuid`);
+    await api.database.db.execute(sql`
+      UPDATE outbound_messages SET status = 'failed', error_code = 'recipient_rejected',
+        smtp_reply_code = 550, smtp_enhanced_status = '5.1.1',
+        smtp_reply = ${"550-5.1.1 No such user\r\n550 5.1.1 here"}, error_log = 'internal log line',
+        processing_started_at = NULL, lease_owner = NULL
+      WHERE id = ${failed}::uuid`);
+    // A paused mailbox shows on the recipients still waiting.
+    await api.database.db.execute(sql`
+      UPDATE mailboxes SET pause_reason = 'auth_failed', paused_at = now(),
+        pause_detail = '535 5.7.8 Authentication failed' WHERE id = ${mailboxId}::uuid`);
+    const withErrors = (await get(`/v1/messages/${created.id}`)).json();
+    await api.database.db.execute(sql`
+      UPDATE mailboxes SET pause_reason = NULL, paused_at = NULL, pause_detail = NULL
+      WHERE id = ${mailboxId}::uuid`);
+    expect(withErrors.recipients[2].error).toEqual({
+      code: "recipient_rejected",
+      message: "550-5.1.1 No such user 550 5.1.1 here",
+    });
+    expect(JSON.stringify(withErrors)).not.toContain("internal log line");
+    expect(withErrors.recipients[0].error).toEqual({
+      code: "auth_failed",
+      message: "Sending from this mailbox is paused (auth_failed): 535 5.7.8 Authentication failed",
+    });
+    expect(withErrors.recipients[1].error).toBeNull();
+
     expect((await get(`/v1/messages/00000000-0000-4000-8000-000000000000`)).statusCode).toBe(404);
     const malformed = await get(`/v1/messages/not-a-uuid`);
     expect(malformed.statusCode).toBe(400);

@@ -203,18 +203,21 @@ interface RecipientJson {
   error_message: string | null;
 }
 
+const oneLine = (text: string) => text.replace(/\s+/g, " ").trim().slice(0, 500);
 const dateOrNull = (value: string | null) => (value === null ? null : new Date(value));
 
 function toMessageStatus(row: MessageRow): MessageStatus {
-  const recipients =
-    typeof row.recipients === "string" ? JSON.parse(row.recipients) : row.recipients;
+  const recipients: RecipientJson[] =
+    typeof row.recipients === "string"
+      ? (JSON.parse(row.recipients) as RecipientJson[])
+      : row.recipients;
   return {
     id: row.id,
     messageIdHeader: row.message_id_header,
     subject: row.subject,
     createdAt: new Date(row.created_at),
     cursor: { createdAt: row.cursor_at, id: row.id },
-    recipients: (recipients as RecipientJson[]).map((r) => ({
+    recipients: recipients.map((r) => ({
       id: r.id,
       email: r.email,
       status: r.status,
@@ -223,23 +226,37 @@ function toMessageStatus(row: MessageRow): MessageStatus {
       sentAt: dateOrNull(r.sent_at),
       openedAt: dateOrNull(r.opened_at),
       clickedAt: dateOrNull(r.clicked_at),
-      error: r.error_code === null ? null : { code: r.error_code, message: r.error_message ?? "" },
+      error:
+        r.error_code === null
+          ? null
+          : { code: r.error_code, message: oneLine(r.error_message ?? r.error_code) },
     })),
   };
 }
 
 /**
  * Each message with its recipients as one JSON array, in submission order (recipient ids are
- * time-ordered). The recipient's error is the place per-recipient outcomes will surface.
+ * time-ordered). A recipient's error is the mailbox's pause while it waits `queued` behind
+ * one, else its last failure: the stable code with the server's reply as one line (never the
+ * error log).
  */
 const messageWithRecipients = sql`
   SELECT m.id, m.message_id_header, m.subject, m.created_at, m.created_at::text AS cursor_at,
     (SELECT coalesce(json_agg(json_build_object(
         'id', o.id, 'email', o.recipient_email, 'status', o.status, 'attempts', o.attempts,
         'next_retry_at', o.next_retry_at, 'sent_at', o.sent_at, 'opened_at', o.opened_at,
-        'clicked_at', o.clicked_at, 'error_code', NULL, 'error_message', NULL) ORDER BY o.id), '[]')
-     FROM outbound_messages o WHERE o.message_id = m.id) AS recipients
-  FROM messages m`;
+        'clicked_at', o.clicked_at,
+        'error_code', CASE WHEN paused THEN mb.pause_reason ELSE o.error_code END,
+        'error_message', CASE
+          WHEN paused THEN 'Sending from this mailbox is paused (' || mb.pause_reason || ')'
+                           || coalesce(': ' || mb.pause_detail, '')
+          WHEN o.error_code IS NOT NULL THEN coalesce(o.smtp_reply, replace(o.error_code, '_', ' '))
+        END) ORDER BY o.id), '[]')
+     FROM outbound_messages o
+     CROSS JOIN LATERAL (SELECT o.status = 'queued' AND mb.pause_reason IS NOT NULL
+                           AND (mb.paused_until IS NULL OR mb.paused_until > now()) AS paused) p
+     WHERE o.message_id = m.id) AS recipients
+  FROM messages m JOIN mailboxes mb ON mb.id = m.mailbox_id`;
 
 /** One message of the mailbox, or undefined (also for another mailbox's message). */
 export async function getMessageStatus(
