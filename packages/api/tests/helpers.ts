@@ -3,7 +3,7 @@ import { Writable } from "node:stream";
 import { SignJWT } from "jose";
 import { type SignerConfig, hmacKeyFromSecret, issueToken } from "@imap-proxy/auth";
 import { createMailbox } from "@imap-proxy/db";
-import { type TestDatabase, openTestDatabase } from "@imap-proxy/db/testing";
+import { type TestDatabase, openTestDatabase } from "@imap-proxy/testing/database";
 import { type ApiConfig, type ApiInstance, buildApp } from "../src/index.ts";
 
 export const JWT_SECRET = "test-secret-for-the-api-tests-0123456789";
