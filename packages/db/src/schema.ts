@@ -315,8 +315,14 @@ export const outboundMessages = pgTable(
     attempts: integer("attempts").notNull().default(0),
     /** When a `queued` row becomes due again after a failure; null = due now. */
     nextRetryAt: timestamptz("next_retry_at"),
-    /** Lease start: set while `processing`, cleared when the row leaves it. */
+    /** When the current attempt was claimed: set while `processing`, cleared when the row leaves it. */
     processingStartedAt: timestamptz("processing_started_at"),
+    /**
+     * When the lease holder last took or renewed its lease (set while `processing`). A live
+     * worker renews at least every leaseMs / 3; recovery takes only rows not renewed for longer
+     * than leaseMs.
+     */
+    leaseRenewedAt: timestamptz("lease_renewed_at"),
     sentAt: timestamptz("sent_at"),
     openedAt: timestamptz("opened_at"),
     clickedAt: timestamptz("clicked_at"),
@@ -380,7 +386,7 @@ export const outboundMessages = pgTable(
       .using("btree", sql`coalesce("next_retry_at", "created_at")`, sql`"id"`)
       .where(sql`"status" = 'queued'`),
     index("outbound_messages_stale_idx")
-      .on(sql`"processing_started_at"`)
+      .on(sql`"lease_renewed_at"`)
       .where(sql`"status" = 'processing'`),
     index("outbound_messages_mailbox_id_idx").on(sql`"mailbox_id"`),
     uniqueIndex("outbound_messages_idempotency_key")
@@ -406,6 +412,10 @@ export const outboundMessages = pgTable(
     check(
       "outbound_messages_lease_owner_iff_processing",
       sql`("status" = 'processing') = ("lease_owner" IS NOT NULL)`,
+    ),
+    check(
+      "outbound_messages_lease_renewed_iff_processing",
+      sql`("status" = 'processing') = ("lease_renewed_at" IS NOT NULL)`,
     ),
   ],
 );

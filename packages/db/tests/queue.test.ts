@@ -6,6 +6,8 @@ import {
   type RetryPolicy,
   claim,
   enqueue,
+  extendLeases,
+  markDataStarted,
   markBounced,
   markFailed,
   markFailedMany,
@@ -219,12 +221,12 @@ describe("claim and finish", () => {
     // The worker dies. Before the lease is old, nothing is recovered.
     expect(
       await recoverStale(db, { olderThanMs: 300_000, clock: clockAt("2030-02-01T00:04:59.000Z") }),
-    ).toEqual({ requeued: [], failed: [] });
+    ).toEqual({ requeued: [], failed: [], outcomeUnknown: [] });
     const recovered = await recoverStale(db, {
       olderThanMs: 300_000,
       clock: clockAt("2030-02-01T00:05:01.000Z"),
     });
-    expect(recovered).toEqual({ requeued: [message.id], failed: [] });
+    expect(recovered).toEqual({ requeued: [message.id], failed: [], outcomeUnknown: [] });
     expect((await statusOf(message.id)).error_log).toMatch(
       /attempt 1: lease of crashed-worker expired/,
     );
@@ -250,10 +252,11 @@ describe("claim and finish", () => {
     expect(
       await recoverStale(db, {
         olderThanMs: 1000,
+        leaseMs: 1000,
         maxAttempts: 5,
         clock: clockAt("2030-02-02T00:00:00.000Z"),
       }),
-    ).toEqual({ requeued: [], failed: [last.id] });
+    ).toEqual({ requeued: [], failed: [last.id], outcomeUnknown: [] });
   });
 
   test("batch failure and finishing in one round trip each", async () => {
@@ -329,6 +332,115 @@ describe("claim and finish", () => {
       ),
     ).toBe("accepted");
     expect((await statusOf(message.id)).status).toBe("queued");
+  });
+});
+
+describe("lease renewal", () => {
+  const at = (seconds: number) =>
+    clockAt(new Date(Date.UTC(2030, 2, 1, 0, 0, seconds)).toISOString());
+
+  test("a renewed lease outlives its first term; recovery takes it only once renewal stops", async () => {
+    await drain();
+    const mailboxId = await newMailbox();
+    const [message] = await enqueue(db, mailboxId, {
+      recipientEmail: "a@example.net",
+      subject: "long",
+    });
+    const [held] = (await claim(db, { limit: 1, owner: "live", clock: at(0) })) as [ClaimedMessage];
+    expect(await extendLeases(db, [held.lease], at(50))).toEqual({ extended: [held.id], lost: [] });
+    // 70 s after the claim but 20 s after the renewal: the lease is live.
+    expect(await recoverStale(db, { olderThanMs: 60_000, clock: at(70) })).toEqual({
+      requeued: [],
+      failed: [],
+      outcomeUnknown: [],
+    });
+    expect(await extendLeases(db, [held.lease], at(100))).toEqual({
+      extended: [held.id],
+      lost: [],
+    });
+    expect(await recoverStale(db, { olderThanMs: 60_000, clock: at(159) })).toEqual({
+      requeued: [],
+      failed: [],
+      outcomeUnknown: [],
+    });
+    expect(await recoverStale(db, { olderThanMs: 60_000, clock: at(161) })).toEqual({
+      requeued: [message!.id],
+      failed: [],
+      outcomeUnknown: [],
+    });
+  });
+
+  test("renewal is fenced: never another worker's lease, never a finished row", async () => {
+    await drain();
+    const mailboxId = await newMailbox();
+    await enqueue(db, mailboxId, { recipientEmail: "a@example.net", subject: "fenced" });
+    const [first] = (await claim(db, { limit: 1, owner: "slow", clock: at(0) })) as [
+      ClaimedMessage,
+    ];
+    await recoverStale(db, { olderThanMs: 60_000, clock: at(61) });
+    const [second] = (await claim(db, { limit: 1, owner: "fast", clock: at(62) })) as [
+      ClaimedMessage,
+    ];
+    expect(second).toMatchObject({ id: first.id, attempts: 2 });
+    const renewedAt = async () =>
+      rowsOf<{ t: string | null }>(
+        await db.execute(
+          sql`SELECT lease_renewed_at::text AS t FROM outbound_messages WHERE id = ${first.id}`,
+        ),
+      )[0]!.t;
+    const before = await renewedAt();
+    // The old holder, the right owner with an old attempt, and a stranger are all refused.
+    for (const lease of [
+      first.lease,
+      { ...second.lease, attempt: 1 },
+      { ...second.lease, owner: "slow" },
+    ]) {
+      expect(await extendLeases(db, [lease], at(63))).toEqual({ extended: [], lost: [first.id] });
+    }
+    expect(await renewedAt()).toBe(before);
+    expect(await extendLeases(db, [second.lease], at(64))).toEqual({
+      extended: [second.id],
+      lost: [],
+    });
+    expect(await renewedAt()).not.toBe(before);
+    await markSent(db, second.lease);
+    expect(await extendLeases(db, [second.lease], at(65))).toEqual({
+      extended: [],
+      lost: [second.id],
+    });
+    expect(await statusOf(second.id)).toMatchObject({ status: "sent", lease_owner: null });
+    expect(await renewedAt()).toBeNull();
+  });
+
+  test("a lost lease whose DATA had begun is failed as outcome_unknown, never queued again", async () => {
+    await drain();
+    const mailboxId = await newMailbox();
+    const [message] = await enqueue(db, mailboxId, {
+      recipientEmail: "a@example.net",
+      subject: "data",
+    });
+    const [held] = (await claim(db, { limit: 1, owner: "died-in-data", clock: at(0) })) as [
+      ClaimedMessage,
+    ];
+    await markDataStarted(db, [held.lease], at(1));
+    expect(await recoverStale(db, { olderThanMs: 60_000, clock: at(62) })).toEqual({
+      requeued: [],
+      failed: [message!.id],
+      outcomeUnknown: [message!.id],
+    });
+    const row = await statusOf(message!.id);
+    expect(row).toMatchObject({ status: "failed", lease_owner: null });
+    expect(row.error_log).toMatch(/lease of died-in-data expired .*after DATA began/);
+    expect(await claim(db, { limit: 1, owner: "next", clock: at(3600) })).toEqual([]);
+  });
+
+  test("recovery refuses an age below the lease (it would take live leases)", async () => {
+    await expect(recoverStale(db, { olderThanMs: 59_999 })).rejects.toMatchObject({
+      code: "invalid_argument",
+    });
+    await expect(recoverStale(db, { olderThanMs: 500, leaseMs: 1000 })).rejects.toMatchObject({
+      code: "invalid_argument",
+    });
   });
 });
 

@@ -1,4 +1,11 @@
-export { runWorker, type Outcome, type WorkerOptions, type WorkerReport } from "./worker.ts";
+export {
+  runWorker,
+  type Handler,
+  type HandlerContext,
+  type Outcome,
+  type WorkerOptions,
+  type WorkerReport,
+} from "./worker.ts";
 export * from "./send-handler.ts";
 export * from "./sent-copy.ts";
 export * from "./bounces.ts";

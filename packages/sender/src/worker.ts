@@ -1,19 +1,39 @@
-import type { Database } from "@imap-proxy/db";
+import { type Database, DatabaseError } from "@imap-proxy/db";
 import {
   type ClaimedMessage,
+  DEFAULT_LEASE_MS,
   DEFAULT_RETRY_POLICY,
   type Failure,
   type Lease,
   type QueueClock,
   type RetryPolicy,
   claim,
+  extendLeases,
+  giveUpAfterMs,
   markBouncedMany,
   markFailedMany,
   markSentMany,
+  recoverStale,
   releaseMany,
+  renewalPeriodMs,
 } from "@imap-proxy/db/queue";
 
+/** What a handler reports; a thrown error counts as `{ failed: error.message }`. */
 export type Outcome = "sent" | "bounced" | { failed: string };
+
+export interface HandlerContext {
+  /**
+   * Aborts (reason: a `DatabaseError` with code `lease_lost`) the moment the worker finds this
+   * message's lease lost: renewal was refused (the row was recovered, maybe claimed by another
+   * worker) or could not be confirmed for too long. Check it right before any step that cannot
+   * be undone (SMTP DATA): once aborted, another worker may be sending the same message.
+   * After that step, finish and report the outcome; the finish is fenced and simply refused if
+   * the lease is gone.
+   */
+  signal: AbortSignal;
+}
+
+export type Handler = (message: ClaimedMessage, context: HandlerContext) => Promise<Outcome>;
 
 export interface WorkerOptions {
   db: Database;
@@ -21,51 +41,134 @@ export interface WorkerOptions {
   owner: string;
   /** Handlers running at once. */
   concurrency: number;
-  /** Messages claimed per round trip (default 2 × concurrency, at least 10). */
+  /** Messages claimed ahead per round trip, the prefetch depth (default 10 × concurrency). */
   batchSize?: number;
-  handler: (message: ClaimedMessage) => Promise<Outcome>;
+  handler: Handler;
   policy?: RetryPolicy;
+  /**
+   * How long a lease lasts without renewal (default 60 s). Every lease this worker holds is
+   * renewed every `leaseMs / 3`; rows of other workers not renewed for `leaseMs` are recovered.
+   */
+  leaseMs?: number;
+  /** A prefetched message not started within this long goes back to the queue (default leaseMs). */
+  prefetchWaitMs?: number;
   /** Wait between claims while the queue is empty (default 1000 ms). */
   idleMs?: number;
   /** Return once the queue is empty instead of waiting for more (batch jobs, tests, benchmarks). */
   stopWhenEmpty?: boolean;
+  /** Stops the worker: no more claims, running handlers finish, prefetched messages are released. */
   signal?: AbortSignal;
+  /** Background renewal and recovery failures (the worker keeps going; leases expire locally). */
+  onError?: (error: Error, during: "renewal" | "recovery") => void;
   clock?: QueueClock;
 }
 
 export interface WorkerReport {
   processed: number;
-  /** Finishes refused because the lease had been recovered by then (the row is safe). */
+  /** Leases found lost: finishes refused, or handlers aborted / never started because of it. */
   leaseLost: number;
+  /** Prefetched messages given back unstarted (waited too long, or the worker stopped). */
+  released: number;
 }
 
+type Held = {
+  message: ClaimedMessage;
+  /** Local time (performance.now) of the claim. */
+  claimedAt: number;
+  /** Local time at which the last confirmed claim or renewal was sent: the lease runs from here. */
+  confirmedAt: number;
+  state: "buffered" | "running" | "finishing";
+  lost: boolean;
+  controller?: AbortController;
+};
+
 /**
- * One claimer per process feeding `concurrency` local handlers, with finishes coalesced into one
- * statement per outcome kind while handlers keep running. Round trips per message fall with
- * load, which is what decides throughput.
+ * One claimer per process feeding `concurrency` local handlers. The buffer is refilled in the
+ * background before it runs dry, and finishes are coalesced into one statement per outcome
+ * while handlers keep running: round trips per message fall with load, which is what decides
+ * throughput. Beside that, every `leaseMs / 3` one statement renews all held leases, and every
+ * `leaseMs` the worker recovers rows whose holder stopped renewing (any number of workers may).
  */
 export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
   const { db, owner, concurrency, handler, clock } = options;
-  const batchSize = options.batchSize ?? Math.max(10, concurrency * 2);
+  const batchSize = options.batchSize ?? 10 * concurrency;
   const policy = options.policy ?? DEFAULT_RETRY_POLICY;
-  const report: WorkerReport = { processed: 0, leaseLost: 0 };
-  const local: ClaimedMessage[] = [];
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  const renewEveryMs = renewalPeriodMs(leaseMs);
+  const giveUpMs = giveUpAfterMs(leaseMs);
+  const prefetchWaitMs = options.prefetchWaitMs ?? leaseMs;
+  if (!(concurrency >= 1) || !(batchSize >= 1) || !(leaseMs > 0))
+    throw new DatabaseError(
+      "invalid_argument",
+      "runWorker needs concurrency, batchSize and leaseMs of at least 1.",
+    );
+  const report: WorkerReport = { processed: 0, leaseLost: 0, released: 0 };
+  const held = new Map<string, Held>();
+  const buffer: Held[] = [];
+  const done = { sent: [] as Held[], bounced: [] as Held[], failed: [] as Held[] };
+  const errors = new Map<Held, string>();
   let claiming: Promise<number> | undefined;
-  const done = { sent: [] as Lease[], bounced: [] as Lease[], failed: [] as Failure[] };
   let flushing: Promise<void> | undefined;
-  // A failed background claim or finish stops the worker and is rethrown at the end.
+  let renewing: Promise<void> | undefined;
+  let recovering: Promise<void> | undefined;
+  // A failed claim or finish stops the worker and is rethrown at the end.
   let failure: Error | undefined;
   const fail = (error: unknown) => {
     failure ??= error instanceof Error ? error : new Error(String(error));
   };
+  const stopping = () => options.signal?.aborted === true || failure !== undefined;
+  const reportError = (error: unknown, during: "renewal" | "recovery") =>
+    options.onError?.(error instanceof Error ? error : new Error(String(error)), during);
 
-  const refill = () =>
-    (claiming ??= claim(db, { limit: batchSize, owner, clock })
-      .then((batch) => {
-        local.push(...batch);
-        return batch.length;
-      })
-      .finally(() => (claiming = undefined)));
+  // Statements that touch this worker's leased rows run one at a time: a renewal and a finish
+  // of the same rows from two connections could otherwise deadlock each other.
+  let leaseStatements: Promise<unknown> = Promise.resolve();
+  const oneAtATime = <T>(statement: () => Promise<T>): Promise<T> => {
+    const next = leaseStatements.then(statement);
+    leaseStatements = next.catch(() => undefined);
+    return next;
+  };
+
+  const loseLease = (entry: Held, why: string) => {
+    if (entry.lost || entry.state === "finishing") return;
+    entry.lost = true;
+    report.leaseLost += 1;
+    if (entry.state === "buffered") held.delete(entry.message.id);
+    entry.controller?.abort(
+      new DatabaseError(
+        "lease_lost",
+        `Message ${entry.message.id}: the lease of ${owner} (attempt ${entry.message.lease.attempt}) is lost: ${why}.`,
+      ),
+    );
+  };
+
+  const refill = (): Promise<number> =>
+    (claiming ??= (async () => {
+      const sentAt = performance.now();
+      const batch = await claim(db, {
+        limit: Math.max(1, batchSize - buffer.length),
+        owner,
+        clock,
+      });
+      for (const message of batch) {
+        const entry: Held = {
+          message,
+          claimedAt: sentAt,
+          confirmedAt: sentAt,
+          state: "buffered",
+          lost: false,
+        };
+        held.set(message.id, entry);
+        buffer.push(entry);
+      }
+      return batch.length;
+    })().finally(() => (claiming = undefined)));
+
+  // Refill while half the buffer is still there, so handlers never wait for a claim round trip.
+  const refillEarly = () => {
+    if (claiming === undefined && !stopping() && buffer.length <= batchSize / 2)
+      refill().catch(fail);
+  };
 
   const flush = (): Promise<void> =>
     (flushing ??= (async () => {
@@ -73,52 +176,159 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
         const sent = done.sent.splice(0);
         const bounced = done.bounced.splice(0);
         const failed = done.failed.splice(0);
-        const results = await Promise.all([
-          sent.length ? markSentMany(db, sent, clock) : undefined,
-          bounced.length ? markBouncedMany(db, bounced, clock) : undefined,
-          failed.length ? markFailedMany(db, failed, policy, clock) : undefined,
-        ]);
-        for (const result of results) report.leaseLost += result?.rejected.length ?? 0;
+        const leases = (entries: Held[]): Lease[] => entries.map((e) => e.message.lease);
+        const failures = failed.map((e): Failure => ({
+          ...e.message.lease,
+          error: errors.get(e) ?? "unknown error",
+        }));
+        const results = await oneAtATime(() =>
+          Promise.all([
+            sent.length ? markSentMany(db, leases(sent), clock) : undefined,
+            bounced.length ? markBouncedMany(db, leases(bounced), clock) : undefined,
+            failed.length ? markFailedMany(db, failures, policy, clock) : undefined,
+          ]),
+        );
+        const rejected = new Set(results.flatMap((result) => result?.rejected ?? []));
+        for (const entry of [...sent, ...bounced, ...failed]) {
+          if (rejected.has(entry.message.id) && !entry.lost) report.leaseLost += 1;
+          held.delete(entry.message.id);
+          errors.delete(entry);
+        }
       }
     })().finally(() => (flushing = undefined)));
 
+  const release = async (entries: Held[]) => {
+    if (entries.length === 0) return;
+    for (const entry of entries) held.delete(entry.message.id);
+    const result = await oneAtATime(() =>
+      releaseMany(
+        db,
+        entries.map((e) => e.message.lease),
+      ),
+    );
+    report.released += result.finished.length;
+  };
+
+  const renew = () => {
+    // A lease not confirmed for giveUpMs is given up before anyone may recover it (lease.ts).
+    const now = performance.now();
+    for (const entry of held.values())
+      if (now - entry.confirmedAt >= giveUpMs)
+        loseLease(entry, `not renewed for ${Math.round(now - entry.confirmedAt)} ms`);
+    renewing ??= (async () => {
+      const waited = buffer.filter((e) => !e.lost && now - e.claimedAt >= prefetchWaitMs);
+      if (waited.length > 0) {
+        for (const entry of waited) buffer.splice(buffer.indexOf(entry), 1);
+        await release(waited);
+      }
+      const entries = [...held.values()].filter((e) => !e.lost);
+      if (entries.length === 0) return;
+      const sentAt = performance.now();
+      const { extended, lost } = await oneAtATime(() =>
+        extendLeases(
+          db,
+          entries.map((e) => e.message.lease),
+          clock,
+        ),
+      );
+      for (const id of extended) {
+        const entry = held.get(id);
+        if (entry !== undefined) entry.confirmedAt = sentAt;
+      }
+      for (const id of lost) {
+        const entry = held.get(id);
+        if (entry !== undefined) loseLease(entry, "renewal refused (recovered or claimed again)");
+      }
+    })()
+      .catch((error: unknown) => reportError(error, "renewal"))
+      .finally(() => (renewing = undefined));
+  };
+
+  const recover = () => {
+    recovering ??= recoverStale(db, {
+      olderThanMs: leaseMs,
+      leaseMs,
+      maxAttempts: policy.maxAttempts,
+      clock,
+    })
+      .then(() => undefined)
+      .catch((error: unknown) => reportError(error, "recovery"))
+      .finally(() => (recovering = undefined));
+  };
+
+  const sleepers = new Set<() => void>();
+  const idle = () =>
+    new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, options.idleMs ?? 1000);
+      sleepers.add(wake);
+    });
+  const onStop = () => {
+    for (const wake of [...sleepers]) wake();
+  };
+  options.signal?.addEventListener("abort", onStop);
+
   const slot = async () => {
     for (;;) {
-      if (options.signal?.aborted || failure !== undefined) return;
-      if (local.length < concurrency && claiming === undefined) refill().catch(fail);
-      if (local.length === 0) {
+      if (stopping()) return;
+      refillEarly();
+      const entry = buffer.shift();
+      if (entry === undefined) {
         const claimed = await (claiming ?? refill());
-        if (claimed === 0 && local.length === 0) {
+        if (claimed === 0 && buffer.length === 0) {
           if (options.stopWhenEmpty) return;
-          await new Promise((resolve) => setTimeout(resolve, options.idleMs ?? 1000));
+          await idle();
         }
         continue;
       }
-      const message = local.shift()!;
+      if (entry.lost) continue;
+      if (performance.now() - entry.confirmedAt >= giveUpMs) {
+        loseLease(entry, "not renewed in time before its handler started");
+        continue;
+      }
+      entry.state = "running";
+      entry.controller = new AbortController();
       let outcome: Outcome;
       try {
-        outcome = await handler(message);
+        outcome = await handler(entry.message, { signal: entry.controller.signal });
       } catch (error) {
         outcome = { failed: error instanceof Error ? error.message : String(error) };
       }
-      if (outcome === "sent") done.sent.push(message.lease);
-      else if (outcome === "bounced") done.bounced.push(message.lease);
-      else done.failed.push({ ...message.lease, error: outcome.failed });
+      // Even with its lease lost the outcome is reported: the finish is fenced, and if the row
+      // is still ours after all (renewal could not be confirmed) this records what happened.
+      entry.state = "finishing";
+      if (outcome === "sent") done.sent.push(entry);
+      else if (outcome === "bounced") done.bounced.push(entry);
+      else {
+        errors.set(entry, outcome.failed);
+        done.failed.push(entry);
+      }
       report.processed += 1;
       flush().catch(fail);
     }
   };
 
-  await Promise.all(Array.from({ length: concurrency }, slot));
-  await claiming?.catch(fail);
-  // Claimed but never started (stopped early): back to the queue as if never claimed.
-  if (local.length > 0)
-    await releaseMany(
-      db,
-      local.splice(0).map((m) => m.lease),
-    );
-  await flushing?.catch(fail);
-  await flush().catch(fail);
+  const renewTimer = setInterval(renew, renewEveryMs);
+  const recoverTimer = setInterval(recover, leaseMs);
+  recover();
+  try {
+    await Promise.all(Array.from({ length: concurrency }, slot));
+    await claiming?.catch(fail);
+    // Claimed but never started (stopped early): back to the queue as if never claimed.
+    await release(buffer.splice(0).filter((e) => !e.lost)).catch(fail);
+    await flushing?.catch(fail);
+    await flush().catch(fail);
+  } finally {
+    clearInterval(renewTimer);
+    clearInterval(recoverTimer);
+    options.signal?.removeEventListener("abort", onStop);
+    await renewing;
+    await recovering;
+  }
   if (failure !== undefined) throw failure;
   return report;
 }

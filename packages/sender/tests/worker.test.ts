@@ -49,7 +49,7 @@ describe("runWorker", () => {
         return n % 10 === 1 ? "bounced" : "sent";
       },
     });
-    expect(report).toEqual({ processed: 300, leaseLost: 0 });
+    expect(report).toEqual({ processed: 300, leaseLost: 0, released: 0 });
     expect(maxRunning).toBeGreaterThan(1);
     expect(maxRunning).toBeLessThanOrEqual(8);
     const counts = rowsOf<{ status: string; n: number }>(

@@ -32,7 +32,7 @@ export async function claim(
     await db.execute(sql`
       UPDATE outbound_messages AS o
       SET status = 'processing', attempts = o.attempts + 1, processing_started_at = ${now},
-          lease_owner = ${options.owner}, next_retry_at = NULL
+          lease_renewed_at = ${now}, lease_owner = ${options.owner}, next_retry_at = NULL
       WHERE o.id = ANY(ARRAY(
         SELECT id FROM outbound_messages
         WHERE status = 'queued' AND coalesce(next_retry_at, created_at) <= ${now}

@@ -7,6 +7,7 @@
  *   finish        processing → sent | bounced                        (lease holder only)
  *   fail          processing → queued (backoff) | failed (attempts exhausted)
  *   release       processing → queued, due now, the attempt not counted
+ *   extendLeases  processing → processing, lease renewed                 (lease holder only)
  *   recoverStale  processing (lease not renewed in time) → queued | failed
  *   dataStarted   processing, marked before a body may go out      (data-started.ts)
  *   pause         processing → queued, attempt not counted, mailbox paused (pause.ts)
@@ -15,7 +16,8 @@
  * A lease is (id, owner, attempt). Every transition out of `processing` is fenced by it
  * (end-lease.ts): a worker whose lease was recovered and claimed again (a higher attempt) can
  * no longer change the row. The database's checks and transition trigger hold the same state
- * machine for every other writer.
+ * machine for every other writer. The lease rule (renewal period, when recovery may take a
+ * lease) is in lease.ts.
  */
 export * from "./types.ts";
 export * from "./backoff.ts";
@@ -24,6 +26,8 @@ export { claim } from "./claim.ts";
 export { markSent, markSentMany, markBounced, markBouncedMany } from "./finish.ts";
 export { markFailed, markFailedMany } from "./fail.ts";
 export { releaseMany } from "./release.ts";
+export { extendLeases, type ExtendResult } from "./extend.ts";
+export * from "./lease.ts";
 export { recoverStale } from "./recover.ts";
 export { markDataStarted } from "./data-started.ts";
 export { type Pause, pauseMany } from "./pause.ts";

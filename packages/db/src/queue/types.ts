@@ -45,7 +45,10 @@ export interface FinishResult {
 
 export interface RecoveryResult {
   requeued: string[];
+  /** Includes `outcomeUnknown`. */
   failed: string[];
+  /** Failed because DATA had begun under the lost lease: never sent again automatically. */
+  outcomeUnknown: string[];
 }
 
 /** Time and randomness are injectable so schedules can be tested exactly. */

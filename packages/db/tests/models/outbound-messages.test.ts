@@ -53,6 +53,7 @@ describe("outbound_messages", () => {
       attempts: ["int4", "NO"],
       next_retry_at: ["timestamptz", "YES"],
       processing_started_at: ["timestamptz", "YES"],
+      lease_renewed_at: ["timestamptz", "YES"],
       sent_at: ["timestamptz", "YES"],
       opened_at: ["timestamptz", "YES"],
       clicked_at: ["timestamptz", "YES"],
@@ -99,6 +100,24 @@ describe("outbound_messages", () => {
         messageInsert({ status: "queued", processing_started_at: new Date().toISOString() }),
       ),
     ).toBe("23514");
+    // A processing row without a renewal time could never be recovered; a queued one with it is a stray lease.
+    expect(
+      await expectRejected(
+        db,
+        messageInsert({
+          status: "processing",
+          attempts: 1,
+          processing_started_at: new Date().toISOString(),
+          lease_owner: "w",
+        }),
+      ),
+    ).toBe("23514");
+    expect(
+      await expectRejected(
+        db,
+        messageInsert({ status: "queued", lease_renewed_at: new Date().toISOString() }),
+      ),
+    ).toBe("23514");
     expect(await expectRejected(db, messageInsert({ status: "sent", attempts: 1 }))).toBe("23514");
     expect(
       await expectRejected(
@@ -131,6 +150,7 @@ describe("outbound_messages", () => {
         status: "processing",
         attempts: 1,
         processing_started_at: now,
+        lease_renewed_at: now,
         lease_owner: "w",
       }),
     );
@@ -174,7 +194,7 @@ describe("outbound_messages", () => {
       ),
     ).toBe(true);
     expect(
-      indexes.some((def) => /\(processing_started_at\) WHERE \(status = 'processing'/.test(def)),
+      indexes.some((def) => /\(lease_renewed_at\) WHERE \(status = 'processing'/.test(def)),
     ).toBe(true);
     expect(indexes.some((def) => /\(mailbox_id\)/.test(def))).toBe(true);
   });

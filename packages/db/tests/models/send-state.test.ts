@@ -79,12 +79,12 @@ describe("per-recipient outcome columns", () => {
     expect(await expectRejected(db, update(`error_code = 'outcome_unknown'`))).toBe("23514");
     await db.execute(
       update(
-        `status = 'processing', attempts = 1, processing_started_at = now(), lease_owner = 'w', data_started_at = now()`,
+        `status = 'processing', attempts = 1, processing_started_at = now(), lease_renewed_at = now(), lease_owner = 'w', data_started_at = now()`,
       ),
     );
     await db.execute(
       update(
-        `status = 'failed', processing_started_at = NULL, lease_owner = NULL, error_code = 'outcome_unknown'`,
+        `status = 'failed', processing_started_at = NULL, lease_renewed_at = NULL, lease_owner = NULL, error_code = 'outcome_unknown'`,
       ),
     );
   });

@@ -62,10 +62,10 @@ async function trackedMessage(links: string[], recipients = ["reader@example.net
 /** queued → processing → sent, with `sent_at` that many milliseconds ago. */
 async function markSent(recipientId: string, agoMs: number) {
   await database.db.execute(sql`
-    UPDATE outbound_messages SET status = 'processing', attempts = 1, processing_started_at = now(), lease_owner = 't'
+    UPDATE outbound_messages SET status = 'processing', attempts = 1, processing_started_at = now(), lease_renewed_at = now(), lease_owner = 't'
     WHERE id = ${recipientId}`);
   await database.db.execute(sql`
-    UPDATE outbound_messages SET status = 'sent', processing_started_at = NULL, lease_owner = NULL,
+    UPDATE outbound_messages SET status = 'sent', processing_started_at = NULL, lease_renewed_at = NULL, lease_owner = NULL,
       sent_at = now() - ${agoMs}::int * interval '1 millisecond'
     WHERE id = ${recipientId}`);
 }

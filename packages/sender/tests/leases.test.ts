@@ -1,0 +1,152 @@
+import { type Database } from "@imap-proxy/db";
+import { recoverStale } from "@imap-proxy/db/queue";
+import { openTestDatabase, type TestDatabase } from "@imap-proxy/testing/database";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { runWorker } from "../src/index.ts";
+import { queueMessages, rowsByMailbox } from "./helpers.ts";
+
+let database: TestDatabase;
+let db: Database;
+
+beforeAll(async () => {
+  database = await openTestDatabase();
+  db = database.db;
+});
+afterAll(async () => {
+  await database?.close();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("leases a live worker never loses", () => {
+  test("2 workers, 300 ms handlers, recovery every 100 ms at leaseMs 1000: every message handled exactly once", async () => {
+    const { mailboxId, ids } = await queueMessages(db, 20);
+    const calls = new Map<string, number>();
+    const stop = new AbortController();
+    // The adversary: recovery as eager as the rule allows, far more often than the workers run it.
+    const recoveries = (async () => {
+      while (!stop.signal.aborted) {
+        await recoverStale(db, { olderThanMs: 1000, leaseMs: 1000 });
+        await sleep(100);
+      }
+    })();
+    const worker = (owner: string) =>
+      runWorker({
+        db,
+        owner,
+        concurrency: 1,
+        leaseMs: 1000,
+        stopWhenEmpty: true,
+        handler: async (message) => {
+          calls.set(message.id, (calls.get(message.id) ?? 0) + 1);
+          await sleep(300);
+          return "sent";
+        },
+      });
+    const reports = await Promise.all([worker("worker-a"), worker("worker-b")]);
+    stop.abort();
+    await recoveries;
+    expect([...calls.values()].filter((n) => n !== 1)).toEqual([]);
+    expect(new Set(calls.keys())).toEqual(new Set(ids));
+    expect(reports.map((r) => r.leaseLost)).toEqual([0, 0]);
+    const rows = await rowsByMailbox(db, mailboxId);
+    expect([...rows.values()].map((r) => `${r.status} ${r.error_log ?? ""}`)).toEqual(
+      ids.map(() => "sent "),
+    );
+  });
+
+  test("a handler whose lease is revoked under it sees signal.aborted before it finishes", async () => {
+    const { mailboxId, ids } = await queueMessages(db, 1);
+    const seen: { attempt: number; aborted: boolean; reason: string | undefined }[] = [];
+    // A recovery that wrongly takes the live lease (its clock a minute ahead).
+    const revoke = () =>
+      recoverStale(db, {
+        olderThanMs: 600,
+        leaseMs: 600,
+        clock: { now: () => new Date(Date.now() + 60_000) },
+      });
+    const report = await runWorker({
+      db,
+      owner: "revoked",
+      concurrency: 1,
+      leaseMs: 600,
+      stopWhenEmpty: true,
+      handler: async (message, { signal }) => {
+        if (message.attempts === 1) {
+          expect(await revoke()).toEqual({ requeued: ids, failed: [], outcomeUnknown: [] });
+          // A sender waiting on its server stops as soon as the signal says so.
+          await new Promise((resolve) => {
+            signal.addEventListener("abort", resolve);
+            setTimeout(resolve, 10_000);
+          });
+        }
+        seen.push({
+          attempt: message.attempts,
+          aborted: signal.aborted,
+          reason: (signal.reason as { code?: string } | undefined)?.code,
+        });
+        return "sent";
+      },
+    });
+    expect(seen).toEqual([
+      { attempt: 1, aborted: true, reason: "lease_lost" },
+      { attempt: 2, aborted: false, reason: undefined },
+    ]);
+    // The first attempt's "sent" was refused by the fence; the second one's is the record.
+    expect(report).toEqual({ processed: 2, leaseLost: 1, released: 0 });
+    expect((await rowsByMailbox(db, mailboxId)).get(ids[0]!)).toMatchObject({
+      status: "sent",
+      attempts: 2,
+    });
+  });
+
+  test("prefetched messages that wait too long are released, then handled once", async () => {
+    const { mailboxId, ids } = await queueMessages(db, 6);
+    const calls: string[] = [];
+    const report = await runWorker({
+      db,
+      owner: "slow",
+      concurrency: 1,
+      batchSize: 6,
+      leaseMs: 600,
+      prefetchWaitMs: 200,
+      stopWhenEmpty: true,
+      handler: async (message) => {
+        calls.push(message.id);
+        await sleep(250);
+        return "sent";
+      },
+    });
+    expect(report.released).toBeGreaterThan(0);
+    expect(calls.toSorted()).toEqual(ids.toSorted());
+    const rows = [...(await rowsByMailbox(db, mailboxId)).values()];
+    // Released claims do not count as attempts.
+    expect(rows.map((r) => `${r.status} ${r.attempts}`)).toEqual(ids.map(() => "sent 1"));
+  });
+
+  test("stopping lets running handlers finish and releases the rest", async () => {
+    const { mailboxId } = await queueMessages(db, 10);
+    const stop = new AbortController();
+    let started = 0;
+    let finished = 0;
+    const report = await runWorker({
+      db,
+      owner: "stopping",
+      concurrency: 2,
+      batchSize: 10,
+      signal: stop.signal,
+      handler: async () => {
+        // Stop while both handlers are running.
+        if (++started === 2) stop.abort();
+        await sleep(200);
+        finished += 1;
+        return "sent";
+      },
+    });
+    expect(finished).toBe(2);
+    expect(report).toEqual({ processed: 2, leaseLost: 0, released: 8 });
+    const rows = [...(await rowsByMailbox(db, mailboxId)).values()];
+    expect(rows.filter((r) => r.status === "sent")).toHaveLength(2);
+    expect(rows.filter((r) => r.status === "queued" && r.attempts === 0)).toHaveLength(8);
+  });
+});
