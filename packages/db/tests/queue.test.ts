@@ -436,10 +436,10 @@ describe("lease renewal", () => {
 
   test("recovery refuses an age below the lease (it would take live leases)", async () => {
     await expect(recoverStale(db, { olderThanMs: 59_999 })).rejects.toMatchObject({
-      code: "invalid_argument",
+      code: "invalid_input",
     });
     await expect(recoverStale(db, { olderThanMs: 500, leaseMs: 1000 })).rejects.toMatchObject({
-      code: "invalid_argument",
+      code: "invalid_input",
     });
   });
 });

@@ -99,7 +99,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
   const prefetchWaitMs = options.prefetchWaitMs ?? leaseMs;
   if (!(concurrency >= 1) || !(batchSize >= 1) || !(leaseMs > 0))
     throw new DatabaseError(
-      "invalid_argument",
+      "invalid_input",
       "runWorker needs concurrency, batchSize and leaseMs of at least 1.",
     );
   const report: WorkerReport = { processed: 0, leaseLost: 0, released: 0 };

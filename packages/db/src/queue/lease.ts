@@ -17,7 +17,7 @@ export const giveUpAfterMs = (leaseMs: number) => leaseMs - renewalPeriodMs(leas
 export function assertRecoveryRespectsLease(olderThanMs: number, leaseMs: number): void {
   if (!(leaseMs > 0) || !(olderThanMs >= leaseMs)) {
     throw new DatabaseError(
-      "invalid_argument",
+      "invalid_input",
       `Recovering leases older than ${olderThanMs} ms could take them from live workers: it needs olderThanMs ≥ leaseMs (${leaseMs} ms).`,
     );
   }
