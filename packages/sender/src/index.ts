@@ -10,3 +10,4 @@ export * from "./send-handler.ts";
 export * from "./sent-copy.ts";
 export * from "./bounces.ts";
 export { imapSettingsOf, type SecretOpener } from "./imap-settings.ts";
+export * from "./service.ts";

@@ -24,7 +24,8 @@ export type SendResult =
   | { kind: "bounced"; errorCode: string; reply: ReplyRecord | undefined; error: string }
   | {
       kind: "failed";
-      errorCode: string;
+      /** Stable code; none for a bare thrown error. */
+      errorCode: string | undefined;
       reply: ReplyRecord | undefined;
       error: string;
       final: boolean;

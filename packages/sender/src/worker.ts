@@ -4,22 +4,42 @@ import {
   DEFAULT_LEASE_MS,
   DEFAULT_RETRY_POLICY,
   type Failure,
-  type Lease,
   type QueueClock,
   type RetryPolicy,
   claim,
   extendLeases,
   giveUpAfterMs,
   markBouncedMany,
+  markDataStarted,
   markFailedMany,
   markSentMany,
+  pauseMany,
   recoverStale,
   releaseMany,
   renewalPeriodMs,
 } from "@imap-proxy/db/queue";
+import type { SendResult } from "./send-handler.ts";
 
-/** What a handler reports; a thrown error counts as `{ failed: error.message }`. */
-export type Outcome = "sent" | "bounced" | { failed: string };
+/**
+ * What a handler reports; a thrown error counts as `{ failed: error.message }`. The short forms
+ * are for handlers with nothing more to record; the send handler reports a `SendResult`.
+ */
+export type Outcome = "sent" | "bounced" | { failed: string } | SendResult;
+
+const normalized = (outcome: Outcome): SendResult =>
+  outcome === "sent"
+    ? { kind: "sent", reply: undefined }
+    : outcome === "bounced"
+      ? { kind: "bounced", errorCode: "bounced", reply: undefined, error: "bounced" }
+      : "failed" in outcome
+        ? {
+            kind: "failed",
+            errorCode: undefined,
+            reply: undefined,
+            error: outcome.failed,
+            final: false,
+          }
+        : outcome;
 
 export interface HandlerContext {
   /**
@@ -31,6 +51,12 @@ export interface HandlerContext {
    * the lease is gone.
    */
   signal: AbortSignal;
+  /**
+   * Records durably, before the first byte of a body goes out, that the message may now be
+   * delivered (recovery then never queues it again). False when the lease is no longer held:
+   * send nothing. Calls from handlers running at once share one statement.
+   */
+  beginData: () => Promise<boolean>;
 }
 
 export type Handler = (message: ClaimedMessage, context: HandlerContext) => Promise<Outcome>;
@@ -105,8 +131,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
   const report: WorkerReport = { processed: 0, leaseLost: 0, released: 0 };
   const held = new Map<string, Held>();
   const buffer: Held[] = [];
-  const done = { sent: [] as Held[], bounced: [] as Held[], failed: [] as Held[] };
-  const errors = new Map<Held, string>();
+  const done: Held[] = [];
+  const results = new Map<Held, SendResult>();
   let claiming: Promise<number> | undefined;
   let flushing: Promise<void> | undefined;
   let renewing: Promise<void> | undefined;
@@ -172,30 +198,73 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
 
   const flush = (): Promise<void> =>
     (flushing ??= (async () => {
-      while (done.sent.length + done.bounced.length + done.failed.length > 0) {
-        const sent = done.sent.splice(0);
-        const bounced = done.bounced.splice(0);
-        const failed = done.failed.splice(0);
-        const leases = (entries: Held[]): Lease[] => entries.map((e) => e.message.lease);
-        const failures = failed.map((e): Failure => ({
-          ...e.message.lease,
-          error: errors.get(e) ?? "unknown error",
+      while (done.length > 0) {
+        const batch = done.splice(0);
+        const of = <K extends SendResult["kind"]>(kind: K) =>
+          batch.flatMap((e) => {
+            const result = results.get(e)!;
+            return result.kind === kind
+              ? [{ lease: e.message.lease, result: result as Extract<SendResult, { kind: K }> }]
+              : [];
+          });
+        const sent = of("sent").map(({ lease, result }) => ({ ...lease, reply: result.reply }));
+        const bounced = of("bounced").map(({ lease, result }) => ({ ...lease, ...result }));
+        const failures = of("failed").map(({ lease, result }): Failure => ({
+          ...lease,
+          ...result,
         }));
-        const results = await oneAtATime(() =>
+        const pauses = of("pause").map(({ lease, result }) => ({ ...lease, ...result.pause }));
+        const released = of("release").map(({ lease }) => lease);
+        const finished = await oneAtATime(() =>
           Promise.all([
-            sent.length ? markSentMany(db, leases(sent), clock) : undefined,
-            bounced.length ? markBouncedMany(db, leases(bounced), clock) : undefined,
-            failed.length ? markFailedMany(db, failures, policy, clock) : undefined,
+            sent.length ? markSentMany(db, sent, clock) : undefined,
+            bounced.length ? markBouncedMany(db, bounced, clock) : undefined,
+            failures.length ? markFailedMany(db, failures, policy, clock) : undefined,
+            pauses.length ? pauseMany(db, pauses, clock) : undefined,
+            released.length ? releaseMany(db, released) : undefined,
           ]),
         );
-        const rejected = new Set(results.flatMap((result) => result?.rejected ?? []));
-        for (const entry of [...sent, ...bounced, ...failed]) {
+        const rejected = new Set(finished.flatMap((result) => result?.rejected ?? []));
+        for (const entry of batch) {
           if (rejected.has(entry.message.id) && !entry.lost) report.leaseLost += 1;
           held.delete(entry.message.id);
-          errors.delete(entry);
+          results.delete(entry);
         }
       }
     })().finally(() => (flushing = undefined)));
+
+  // DATA markers asked for while one statement is in flight go together in the next one.
+  let marking: Promise<void> | undefined;
+  const toMark = new Map<Held, (held: boolean) => void>();
+  const markAll = (): Promise<void> =>
+    (marking ??= (async () => {
+      while (toMark.size > 0) {
+        const batch = new Map(toMark);
+        toMark.clear();
+        const entries = [...batch.keys()];
+        try {
+          const { finished } = await oneAtATime(() =>
+            markDataStarted(
+              db,
+              entries.map((e) => e.message.lease),
+              clock,
+            ),
+          );
+          const ok = new Set(finished);
+          for (const [entry, answer] of batch) answer(ok.has(entry.message.id) && !entry.lost);
+        } catch {
+          // Not recorded: the body must not go out.
+          for (const answer of batch.values()) answer(false);
+        }
+      }
+    })().finally(() => (marking = undefined)));
+  const beginData = (entry: Held) => (): Promise<boolean> => {
+    if (entry.lost || entry.controller?.signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      toMark.set(entry, resolve);
+      void markAll();
+    });
+  };
 
   const release = async (entries: Held[]) => {
     if (entries.length === 0) return;
@@ -292,22 +361,28 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
       }
       entry.state = "running";
       entry.controller = new AbortController();
-      let outcome: Outcome;
+      let outcome: SendResult;
       try {
-        outcome = await handler(entry.message, { signal: entry.controller.signal });
+        outcome = normalized(
+          await handler(entry.message, {
+            signal: entry.controller.signal,
+            beginData: beginData(entry),
+          }),
+        );
       } catch (error) {
-        outcome = { failed: error instanceof Error ? error.message : String(error) };
+        outcome = normalized({ failed: error instanceof Error ? error.message : String(error) });
       }
       // Even with its lease lost the outcome is reported: the finish is fenced, and if the row
       // is still ours after all (renewal could not be confirmed) this records what happened.
       entry.state = "finishing";
-      if (outcome === "sent") done.sent.push(entry);
-      else if (outcome === "bounced") done.bounced.push(entry);
-      else {
-        errors.set(entry, outcome.failed);
-        done.failed.push(entry);
-      }
       report.processed += 1;
+      if (outcome.kind === "abandoned") {
+        // Stopped before the body because the lease is gone: the row is not ours to write.
+        held.delete(entry.message.id);
+        continue;
+      }
+      results.set(entry, outcome);
+      done.push(entry);
       flush().catch(fail);
     }
   };

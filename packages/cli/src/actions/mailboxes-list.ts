@@ -11,7 +11,7 @@ export async function runMailboxesList(flags: CommonFlags, io: Io): Promise<void
   for (const m of mailboxes) {
     writeLine(
       io.stdout,
-      `${m.id}  ${m.email}  imap ${m.imapHost}:${m.imapPort}  smtp ${m.smtpHost}:${m.smtpPort} ${m.smtpTlsMode}`,
+      `${m.id}  ${m.email}  imap ${m.imapHost}:${m.imapPort}  smtp ${m.smtpHost}:${m.smtpPort} ${m.smtpTlsMode}${m.pause ? `  PAUSED (${m.pause.reason})` : ""}`,
     );
   }
 }

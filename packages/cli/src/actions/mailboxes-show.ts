@@ -1,4 +1,4 @@
-import { getMailbox } from "@imap-proxy/db";
+import { type PublicMailbox, getMailbox } from "@imap-proxy/db";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { summary } from "../prompts/mailbox.ts";
 import { withDatabase } from "../runtime.ts";
@@ -13,6 +13,16 @@ export async function runMailboxesShow(
   if (flags.json) return writeJson(io, mailbox);
   writeLine(
     io.stdout,
-    `id             ${mailbox.id}\n${summary(mailbox)}\ncreated        ${mailbox.createdAt}\nupdated        ${mailbox.updatedAt}`,
+    `id             ${mailbox.id}\n${summary(mailbox)}\nsmtp conns     ${mailbox.smtpMaxConnections}\nsending        ${describePause(mailbox.pause)}\ncreated        ${mailbox.createdAt}\nupdated        ${mailbox.updatedAt}`,
   );
+}
+
+/** One line for the pause in force: why, since when, until when or until what. */
+export function describePause(pause: PublicMailbox["pause"]): string {
+  if (pause === null) return "active";
+  const until =
+    pause.pausedUntil === null
+      ? "until fixed (mailboxes:update, a passing mailboxes:verify-smtp, or mailboxes:resume)"
+      : `until ${pause.pausedUntil}`;
+  return `PAUSED (${pause.reason}) since ${pause.pausedAt} ${until}${pause.detail ? `: ${pause.detail}` : ""}`;
 }

@@ -1,5 +1,5 @@
 import type { MailboxSettings } from "@imap-proxy/db";
-import { findMailboxRow } from "@imap-proxy/db";
+import { findMailboxRow, resumeMailbox } from "@imap-proxy/db";
 import {
   DEFAULT_SMTP_TIMEOUT_MS,
   SmtpError,
@@ -92,8 +92,16 @@ export async function runMailboxesVerifySmtp(
     io,
     timeoutMs,
   );
-  if (flags.json) writeJson(io, { mailbox: row.id, ...verificationJson(outcome) });
-  else if (outcome.ok) writeLine(io.stdout, describeVerification(outcome));
+  // A passing check is the fix a paused mailbox waits for: sending resumes.
+  const resumed = outcome.ok && row.pauseReason !== null;
+  if (resumed) await withDatabase(io, ({ db }) => resumeMailbox(db, row.id));
+  if (flags.json) writeJson(io, { mailbox: row.id, ...verificationJson(outcome), resumed });
+  else if (outcome.ok)
+    writeLine(
+      io.stdout,
+      describeVerification(outcome) +
+        (resumed ? "\nSending resumed (the mailbox was paused)." : ""),
+    );
   if (!outcome.ok) {
     if (flags.json)
       throw new CliError(outcome.error.code, `SMTP verification failed (${outcome.error.code}).`);

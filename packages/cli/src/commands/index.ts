@@ -7,11 +7,14 @@ import { keysRotate } from "./keys-rotate.ts";
 import { mailboxesCreate } from "./mailboxes-create.ts";
 import { mailboxesDelete } from "./mailboxes-delete.ts";
 import { mailboxesList } from "./mailboxes-list.ts";
+import { mailboxesResume } from "./mailboxes-resume.ts";
 import { mailboxesShow } from "./mailboxes-show.ts";
 import { mailboxesUpdate } from "./mailboxes-update.ts";
 import { mailboxesVerifyImap } from "./mailboxes-verify-imap.ts";
 import { mailboxesVerifySmtp } from "./mailboxes-verify-smtp.ts";
+import { messagesRetry } from "./messages-retry.ts";
 import { tokensIssue } from "./tokens-issue.ts";
+import { worker } from "./worker.ts";
 
 /*
  * Every command, in `--help` order. One file per command holds its options and its action; the
@@ -27,6 +30,9 @@ const COMMANDS: ((io: Io) => CommandUnknownOpts)[] = [
   mailboxesDelete,
   mailboxesVerifySmtp,
   mailboxesVerifyImap,
+  mailboxesResume,
+  messagesRetry,
+  worker,
   bounces,
   keysGenerate,
   keysRotate,
