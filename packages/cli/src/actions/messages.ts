@@ -1,5 +1,5 @@
 import { retryFailed } from "@imap-proxy/db/queue";
-import { CliError, UsageError } from "../errors.ts";
+import { CliError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { withDatabase } from "../runtime.ts";
 import type { CommonFlags } from "./common.ts";
@@ -12,11 +12,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export async function runMessagesRetry(id: string, flags: CommonFlags, io: Io): Promise<void> {
   if (!UUID.test(id))
-    throw new UsageError("invalid_input", `"${id}" is not a message or recipient id (a UUID).`);
+    throw new CliError("invalid_input", `"${id}" is not a message or recipient id (a UUID).`);
   const queued = await withDatabase(io, ({ db }) => retryFailed(db, id.toLowerCase()));
   if (queued.length === 0)
     throw new CliError(
-      "invalid_argument",
+      "not_found",
       `Nothing to retry: no failed message or recipient has id ${id}.`,
     );
   if (flags.json) return writeJson(io, { queued });

@@ -1,7 +1,7 @@
 import { databaseTargetFromEnv, openDatabase, prepareSchema } from "@imap-proxy/db";
 import { DEFAULT_SENDER_CONCURRENCY, startSender } from "@imap-proxy/sender";
 import { extraCaFromEnv } from "@imap-proxy/smtp";
-import { UsageError } from "../errors.ts";
+import { CliError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { keyringFor } from "../runtime.ts";
 import type { CommonFlags } from "./common.ts";
@@ -12,10 +12,7 @@ const STOP_BOUND_MS = 30_000;
 export function concurrencyFromFlag(value: string | undefined): number {
   if (value === undefined) return DEFAULT_SENDER_CONCURRENCY;
   if (!/^[1-9][0-9]{0,3}$/.test(value))
-    throw new UsageError(
-      "invalid_input",
-      `Invalid --concurrency "${value}": a whole number 1–9999.`,
-    );
+    throw new CliError("invalid_input", `Invalid --concurrency "${value}": a whole number 1–9999.`);
   return Number(value);
 }
 
@@ -31,7 +28,7 @@ export async function runWorkerCommand(
   const concurrency = concurrencyFromFlag(flags.concurrency);
   const target = databaseTargetFromEnv(io.env);
   if (target.kind !== "postgres")
-    throw new UsageError(
+    throw new CliError(
       "invalid_input",
       "imap-proxy worker needs DATABASE_URL (Postgres); on the embedded database `imap-proxy serve` sends mail itself.",
     );
