@@ -76,7 +76,7 @@ export function redactUrl(url: string): string {
   }
 }
 
-export interface OpenOptions {
+interface OpenOptions {
   /** How long to wait for another process holding the embedded database. */
   lockWaitMs?: number;
 }

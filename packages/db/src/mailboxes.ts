@@ -288,18 +288,6 @@ export async function deleteMailbox(db: Database, id: string): Promise<MailboxDe
   });
 }
 
-export async function countMessagesByStatus(
-  db: Database,
-  mailboxId: string,
-): Promise<Record<string, number>> {
-  const rows = await db
-    .select({ status: outboundMessages.status, n: count() })
-    .from(outboundMessages)
-    .where(eq(outboundMessages.mailboxId, mailboxId))
-    .groupBy(outboundMessages.status);
-  return Object.fromEntries(rows.map((row) => [row.status, row.n]));
-}
-
 /** Whether any secret is stored (every mailbox holds two): a lost key cannot be replaced then. */
 export async function storedSecretsExist(db: Database): Promise<boolean> {
   const rows = await db.select({ id: mailboxes.id }).from(mailboxes).limit(1);

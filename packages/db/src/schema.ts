@@ -508,9 +508,6 @@ export const trackingEvents = pgTable(
 );
 
 export type Mailbox = typeof mailboxes.$inferSelect;
-export type NewMailbox = typeof mailboxes.$inferInsert;
-export type OutboundMessage = typeof outboundMessages.$inferSelect;
-export type NewOutboundMessage = typeof outboundMessages.$inferInsert;
 export type Message = typeof messages.$inferSelect;
 export type MessageBody = typeof messageBodies.$inferSelect;
 export type IdempotencyKey = typeof idempotencyKeys.$inferSelect;
