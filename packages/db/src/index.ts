@@ -4,7 +4,7 @@ export * from "./errors.ts";
 export * from "./migrate.ts";
 export { rowsOf } from "./rows.ts";
 // One drizzle-orm instance for the whole workspace: other packages take SQL helpers from here.
-export { eq, sql } from "drizzle-orm";
+export { eq, inArray, sql } from "drizzle-orm";
 export * from "./mailboxes.ts";
 export * from "./tracking.ts";
 export {
