@@ -1,3 +1,5 @@
+import { CodedError } from "@imap-proxy/errors";
+
 /** Settings of the HTTP API, each with its default and its environment variable. */
 export interface ApiConfig {
   /** Largest composed message accepted (413 above it). MAX_MESSAGE_BYTES, default 25 MiB. */
@@ -20,9 +22,12 @@ const ENV_NAMES: Record<keyof ApiConfig, string> = {
   rateLimitBurst: "RATE_LIMIT_BURST",
 };
 
-export class ApiConfigError extends Error {
+/** A setting in the environment is malformed; the server does not start. */
+export class ApiConfigError extends CodedError<"invalid_input"> {
   override readonly name = "ApiConfigError";
-  readonly code = "invalid_config";
+  constructor(message: string) {
+    super("invalid_input", message);
+  }
 }
 
 /** Reads the settings; a set variable that is not a positive whole number is an error naming it. */

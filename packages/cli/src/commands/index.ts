@@ -13,6 +13,7 @@ import { mailboxesUpdate } from "./mailboxes-update.ts";
 import { mailboxesVerifyImap } from "./mailboxes-verify-imap.ts";
 import { mailboxesVerifySmtp } from "./mailboxes-verify-smtp.ts";
 import { messagesRetry } from "./messages-retry.ts";
+import { serve } from "./serve.ts";
 import { tokensIssue } from "./tokens-issue.ts";
 import { worker } from "./worker.ts";
 
@@ -37,6 +38,7 @@ const COMMANDS: ((io: Io) => CommandUnknownOpts)[] = [
   keysGenerate,
   keysRotate,
   tokensIssue,
+  serve,
   dbMigrate,
 ];
 
