@@ -66,10 +66,10 @@ describe("reading status", () => {
     const openedAt = "2026-01-02T04:00:00.000Z";
     await api.database.db.execute(sql`
       UPDATE outbound_messages SET status = 'processing', attempts = 1,
-        processing_started_at = now(), lease_owner = 't' WHERE id = ${created.recipients[1]!.id}::uuid`);
+        processing_started_at = now(), lease_renewed_at = now(), lease_owner = 't' WHERE id = ${created.recipients[1]!.id}::uuid`);
     await api.database.db.execute(sql`
       UPDATE outbound_messages SET status = 'sent', sent_at = ${sentAt}::timestamptz,
-        opened_at = ${openedAt}::timestamptz, processing_started_at = NULL, lease_owner = NULL
+        opened_at = ${openedAt}::timestamptz, processing_started_at = NULL, lease_renewed_at = NULL, lease_owner = NULL
       WHERE id = ${created.recipients[1]!.id}::uuid`);
     const after = (await get(`/v1/messages/${created.id}`)).json();
     expect(after.recipients[1]).toMatchObject({ status: "sent", attempts: 1, sentAt, openedAt });
@@ -78,12 +78,12 @@ describe("reading status", () => {
     const failed = created.recipients[2]!.id;
     await api.database.db.execute(sql`
       UPDATE outbound_messages SET status = 'processing', attempts = 1,
-        processing_started_at = now(), lease_owner = 't' WHERE id = ${failed}::uuid`);
+        processing_started_at = now(), lease_renewed_at = now(), lease_owner = 't' WHERE id = ${failed}::uuid`);
     await api.database.db.execute(sql`
       UPDATE outbound_messages SET status = 'failed', error_code = 'recipient_rejected',
         smtp_reply_code = 550, smtp_enhanced_status = '5.1.1',
         smtp_reply = ${"550-5.1.1 No such user\r\n550 5.1.1 here"}, error_log = 'internal log line',
-        processing_started_at = NULL, lease_owner = NULL
+        processing_started_at = NULL, lease_renewed_at = NULL, lease_owner = NULL
       WHERE id = ${failed}::uuid`);
     // A paused mailbox shows on the recipients still waiting.
     await api.database.db.execute(sql`
@@ -137,7 +137,7 @@ describe("reading status", () => {
     expect(seen).toEqual([...ids].reverse());
 
     await api.database.db.execute(sql`
-      UPDATE outbound_messages SET status = 'processing', attempts = 1, processing_started_at = now(),
+      UPDATE outbound_messages SET status = 'processing', attempts = 1, processing_started_at = now(), lease_renewed_at = now(),
         lease_owner = 't' WHERE message_id = ${ids[1]}::uuid`);
     const processing = (await get("/v1/messages?status=processing", readerToken)).json();
     expect(processing.data.map((m: { id: string }) => m.id)).toEqual([ids[1]]);
