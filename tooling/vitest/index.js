@@ -21,8 +21,8 @@ export function packageTestConfig(packageName) {
     test: {
       include: ["tests/**/*.test.ts"],
       reporters,
-      testTimeout: 60_000,
-      hookTimeout: 60_000,
+      testTimeout: 120_000,
+      hookTimeout: 120_000,
       // Two cores: files in parallel already saturate them; Postgres and PGlite are per file.
       maxWorkers: 2,
     },

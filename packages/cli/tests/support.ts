@@ -100,7 +100,7 @@ export function runBuiltCli(
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill("SIGKILL");
-    }, options.timeoutMs ?? 30_000);
+    }, options.timeoutMs ?? 90_000);
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     child.on("error", reject);
