@@ -77,11 +77,10 @@ export async function startDovecot(
   const dovecot = dovecotBinary();
   if (dovecot === undefined) throw new Error("dovecot is not installed");
   const dir = mkdtempSync(path.join(tmpdir(), "imap-proxy-dovecot-"));
-  const [implicitPort, starttlsPort, lmtpPort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
+  // Three distinct ports: the kernel may hand the same just-freed port out twice.
+  const ports = new Set<number>();
+  while (ports.size < 3) ports.add(await freePort());
+  const [implicitPort, starttlsPort, lmtpPort] = [...ports] as [number, number, number];
   // Dovecot's auth and mail processes run as the dovecot user: they must reach the directory.
   chmodSync(dir, 0o755);
   for (const sub of ["run", "state", "mail"]) mkdirSync(path.join(dir, sub));
