@@ -16,6 +16,7 @@ export const PROBLEMS = {
     status: 409,
     title: "The idempotency key was used with another request",
   },
+  invalid_transition: { status: 409, title: "The message is not in a state that allows this" },
   message_too_large: { status: 413, title: "The message is too large" },
   unsupported_media_type: { status: 415, title: "The request body must be JSON" },
   rate_limited: { status: 429, title: "Too many requests" },

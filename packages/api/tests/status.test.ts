@@ -213,6 +213,7 @@ describe("protection", () => {
         "POST /v1/messages",
         "GET /v1/messages",
         "GET /v1/messages/{id}",
+        "POST /v1/messages/{id}/retry",
       ].sort(),
     );
     const submit = document.paths["/v1/messages"].post;

@@ -2,6 +2,7 @@ import type { RouteModule } from "../app.ts";
 import { healthz } from "./healthz.ts";
 import { getMessage } from "./messages/get.ts";
 import { listMessages } from "./messages/list.ts";
+import { retryMessage } from "./messages/retry.ts";
 import { submitMessage } from "./messages/submit.ts";
 import { openapi } from "./openapi.ts";
 
@@ -12,4 +13,5 @@ export const ROUTES: readonly RouteModule[] = [
   submitMessage,
   getMessage,
   listMessages,
+  retryMessage,
 ];
