@@ -32,11 +32,11 @@ async function finish(id: string, end: "sent" | "failed" | "outcome_unknown") {
   await db.execute(sql`
     UPDATE outbound_messages SET status = 'processing', attempts = attempts + 1,
       processing_started_at = now(), lease_renewed_at = now(), lease_owner = 't',
-      data_started_at = ${end === "failed" ? null : new Date()}
+      data_started_at = CASE WHEN ${end !== "failed"} THEN now() END
     WHERE id = ${id}::uuid`);
   await db.execute(sql`
     UPDATE outbound_messages SET status = ${end === "sent" ? "sent" : "failed"},
-      sent_at = ${end === "sent" ? new Date() : null},
+      sent_at = CASE WHEN ${end === "sent"} THEN now() END,
       error_code = ${end === "sent" ? null : end === "failed" ? "message_rejected" : "outcome_unknown"},
       processing_started_at = NULL, lease_renewed_at = NULL, lease_owner = NULL
     WHERE id = ${id}::uuid`);
