@@ -65,10 +65,22 @@ export async function composeMessage(
     disableFileAccess: true,
     disableUrlAccess: true,
   });
-  const raw = await new Promise<Buffer>((resolve, reject) =>
+  const built = await new Promise<Buffer>((resolve, reject) =>
     composer.compile().build((error, message) => (error ? reject(error) : resolve(message))),
   );
-  return { raw, envelopeRecipients: envelopeRecipients(body) };
+  return { raw: withCrlf(built), envelopeRecipients: envelopeRecipients(body) };
+}
+
+/**
+ * Every line break as CRLF. MailComposer passes a 7bit/8bit text body's bare LF or CR through,
+ * and nodemailer's DATA stream turns each into CRLF on the wire: stored this way, the bytes
+ * sent are the bytes stored (and each attempt sends the same ones).
+ */
+function withCrlf(raw: Buffer): Buffer {
+  const text = raw.toString("latin1");
+  return /\r(?!\n)|(?<!\r)\n/.test(text)
+    ? Buffer.from(text.replace(/\r\n|\r|\n/g, "\r\n"), "latin1")
+    : raw;
 }
 
 /** JSON with object keys sorted at every level: the same request always hashes the same. */
