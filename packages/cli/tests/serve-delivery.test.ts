@@ -123,10 +123,12 @@ test.skipIf(eximBinary() === undefined)(
       });
       expect(status.recipients).toHaveLength(2);
     }
-    const files = await until(async () => {
+    const files = await until(() => {
       const alice = exim.delivered("alice");
       const bob = exim.delivered("bob");
-      return alice.length >= COUNT && bob.length >= COUNT ? { alice, bob } : undefined;
+      return Promise.resolve(
+        alice.length >= COUNT && bob.length >= COUNT ? { alice, bob } : undefined,
+      );
     });
 
     child.kill("SIGTERM");
