@@ -64,7 +64,8 @@ async function sendThrough(plan: FaultPlan, extra: Partial<OutgoingMessage> = {}
   const server = await startFaultServer(pki, plan);
   servers.push(server);
   const silent = [plan.mailFrom, plan.rcptTo, plan.data].includes("hang");
-  const pool = poolFor(server.port, silent ? { timeoutMs: 1500 } : {});
+  // Long enough that a loaded machine still finishes TLS and AUTH before the silence starts.
+  const pool = poolFor(server.port, silent ? { timeoutMs: 4000 } : {});
   try {
     return { outcome: await pool.send(message(extra)), server };
   } finally {
