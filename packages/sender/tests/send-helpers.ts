@@ -3,7 +3,9 @@ import { FernetKey, Keyring } from "@imap-proxy/crypto";
 import { type Database, createMailbox, rowsOf, sql } from "@imap-proxy/db";
 import { PASSWORD, USERNAME } from "@imap-proxy/testing/credentials";
 
-export const keyring = new Keyring([FernetKey.parse(FernetKey.generate())]);
+/** The test keyring's key: a worker process opens the same secrets with it. */
+export const FERNET_KEY = FernetKey.generate();
+export const keyring = new Keyring([FernetKey.parse(FERNET_KEY)]);
 
 /** A mailbox whose SMTP server is the test peer on `port` (STARTTLS, the test credentials). */
 export async function peerMailbox(

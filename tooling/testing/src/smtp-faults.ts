@@ -31,6 +31,8 @@ export interface FaultPlan {
    * message already taken in (it counts as received: the client must not send it again).
    */
   data?: FaultAction;
+  /** Wait this long after the final `.` before answering it (a slow server: sends overlap). */
+  dataDelayMs?: number;
 }
 
 export interface ReceivedMessage {
@@ -126,10 +128,14 @@ export async function startFaultServer(
           raw: Buffer.concat(chunks),
         });
         const action = plan.data ?? { code: 250, text: `2.0.0 Ok: queued as Q${received.length}` };
-        if (action === "hang") return;
-        if (action === "reset") return socketOf(session)?.destroy();
-        if (action.code < 400) return callback(null, action.text);
-        callback(replyError(action));
+        const answer = () => {
+          if (action === "hang") return;
+          if (action === "reset") return socketOf(session)?.destroy();
+          if (action.code < 400) return callback(null, action.text);
+          callback(replyError(action));
+        };
+        if (plan.dataDelayMs === undefined) answer();
+        else setTimeout(answer, plan.dataDelayMs);
       });
     },
   });
