@@ -59,6 +59,9 @@ describe("reading status", () => {
       openedAt: null,
       clickedAt: null,
       error: null,
+      smtpReply: null,
+      reports: [],
+      events: { opens: { human: 0, bot: 0, proxy: 0 }, clicks: { human: 0, bot: 0, proxy: 0 } },
     });
 
     // What the worker and tracking record shows up.
@@ -103,6 +106,38 @@ describe("reading status", () => {
       message: "Sending from this mailbox is paused (auth_failed): 535 5.7.8 Authentication failed",
     });
     expect(withErrors.recipients[1].error).toBeNull();
+    expect(withErrors.recipients[2].smtpReply).toEqual({
+      code: 550,
+      enhancedStatus: "5.1.1",
+      text: "550-5.1.1 No such user 550 5.1.1 here",
+    });
+
+    // A bounce read later from the mailbox shows beside the original SMTP reply.
+    await api.database.db.execute(sql`
+      UPDATE outbound_messages SET smtp_reply_code = 250, smtp_reply = '250 2.0.0 Ok: queued as 4XyZ'
+      WHERE id = ${created.recipients[1]!.id}::uuid`);
+    await api.database.db.execute(sql`
+      INSERT INTO delivery_reports (outbound_message_id, kind, action, status, diagnostic_code,
+                                    reporting_mta, remote_mta, folder, uid_validity, uid)
+      VALUES (${created.recipients[1]!.id}::uuid, 'delay', 'delayed', '4.4.1', 'smtp; 421 try later',
+              'dns; mx.example.com', 'dns; mx.example.net', 'INBOX', 7, 3)`);
+    const reported = (await get(`/v1/messages/${created.id}`)).json().recipients[1];
+    expect(reported.smtpReply).toEqual({
+      code: 250,
+      enhancedStatus: null,
+      text: "250 2.0.0 Ok: queued as 4XyZ",
+    });
+    expect(reported.reports).toEqual([
+      {
+        kind: "delay",
+        action: "delayed",
+        status: "4.4.1",
+        diagnosticCode: "smtp; 421 try later",
+        reportingMta: "dns; mx.example.com",
+        remoteMta: "dns; mx.example.net",
+        receivedAt: expect.stringMatching(/^\d{4}-/),
+      },
+    ]);
 
     expect((await get(`/v1/messages/00000000-0000-4000-8000-000000000000`)).statusCode).toBe(404);
     const malformed = await get(`/v1/messages/not-a-uuid`);

@@ -164,3 +164,46 @@ export class Terminal {
 export const ENTER = "\r";
 export const DOWN = "\u001b[B";
 export const CTRL_C = "\u0003";
+
+export interface ServeProcess {
+  url: string;
+  /** Everything serve printed on stdout so far (pino lines). */
+  output(): string;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+  kill(): void;
+}
+
+/** Spawns the built CLI's `serve` on a free port and waits for its "listening" line. */
+export async function startServe(
+  env: NodeJS.ProcessEnv,
+  args: string[] = [],
+): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [cliBundle, "serve", "--port", "0", ...args], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const match = /"msg":"Server listening at (http:\/\/127\.0\.0\.1:\d+)"/.exec(stdout);
+      if (match) resolve(match[1]!);
+    });
+    void exited.then(() => reject(new Error(`serve exited early: ${stderr}`)));
+  });
+  return {
+    url,
+    output: () => stdout,
+    async stop() {
+      child.kill("SIGTERM");
+      return exited;
+    },
+    kill() {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    },
+  };
+}

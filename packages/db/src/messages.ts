@@ -1,7 +1,8 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { rowsOf } from "./rows.ts";
-import type { OutboundMessageStatus } from "./schema.ts";
+import type { DeliveryReportKind, OutboundMessageStatus } from "./schema.ts";
+import { type RecipientTrackingCounts, recipientEventCountsJson } from "./tracking.ts";
 
 /*
  * Submissions: a message, its stored bytes, one queued outbound row per envelope recipient and
@@ -160,6 +161,22 @@ export interface RecipientStatus {
   clickedAt: Date | null;
   /** The last failure or pause as a one-line reason; null when none. */
   error: { code: string; message: string } | null;
+  /** The server's stored reply: the final reply when sent (its queue id), else the refusal. */
+  smtpReply: { code: number; enhancedStatus: string | null; text: string | null } | null;
+  /** Bounces, delays and complaints read from the mailbox, oldest first. */
+  reports: DeliveryReportSummary[];
+  /** Tracking events by kind and label. */
+  events: RecipientTrackingCounts;
+}
+
+export interface DeliveryReportSummary {
+  kind: DeliveryReportKind;
+  action: string;
+  status: string | null;
+  diagnosticCode: string | null;
+  reportingMta: string | null;
+  remoteMta: string | null;
+  receivedAt: Date;
 }
 
 export interface MessageStatus {
@@ -201,6 +218,19 @@ interface RecipientJson {
   clicked_at: string | null;
   error_code: string | null;
   error_message: string | null;
+  smtp_reply_code: number | null;
+  smtp_enhanced_status: string | null;
+  smtp_reply: string | null;
+  reports: {
+    kind: DeliveryReportKind;
+    action: string;
+    status: string | null;
+    diagnostic_code: string | null;
+    reporting_mta: string | null;
+    remote_mta: string | null;
+    created_at: string;
+  }[];
+  events: RecipientTrackingCounts;
 }
 
 const oneLine = (text: string) => text.replace(/\s+/g, " ").trim().slice(0, 500);
@@ -230,6 +260,24 @@ function toMessageStatus(row: MessageRow): MessageStatus {
         r.error_code === null
           ? null
           : { code: r.error_code, message: oneLine(r.error_message ?? r.error_code) },
+      smtpReply:
+        r.smtp_reply_code === null
+          ? null
+          : {
+              code: r.smtp_reply_code,
+              enhancedStatus: r.smtp_enhanced_status,
+              text: r.smtp_reply === null ? null : oneLine(r.smtp_reply),
+            },
+      reports: r.reports.map((report) => ({
+        kind: report.kind,
+        action: report.action,
+        status: report.status,
+        diagnosticCode: report.diagnostic_code === null ? null : oneLine(report.diagnostic_code),
+        reportingMta: report.reporting_mta,
+        remoteMta: report.remote_mta,
+        receivedAt: new Date(report.created_at),
+      })),
+      events: r.events,
     })),
   };
 }
@@ -238,7 +286,8 @@ function toMessageStatus(row: MessageRow): MessageStatus {
  * Each message with its recipients as one JSON array, in submission order (recipient ids are
  * time-ordered). A recipient's error is the mailbox's pause while it waits `queued` behind
  * one, else its last failure: the stable code with the server's reply as one line (never the
- * error log).
+ * error log). Each recipient also carries its stored SMTP reply, its delivery reports and its
+ * tracking event counts (index scans on the recipient's rows).
  */
 const messageWithRecipients = sql`
   SELECT m.id, m.message_id_header, m.subject, m.created_at, m.created_at::text AS cursor_at,
@@ -251,7 +300,15 @@ const messageWithRecipients = sql`
           WHEN paused THEN 'Sending from this mailbox is paused (' || mb.pause_reason || ')'
                            || coalesce(': ' || mb.pause_detail, '')
           WHEN o.error_code IS NOT NULL THEN coalesce(o.smtp_reply, replace(o.error_code, '_', ' '))
-        END) ORDER BY o.id), '[]')
+        END,
+        'smtp_reply_code', o.smtp_reply_code, 'smtp_enhanced_status', o.smtp_enhanced_status,
+        'smtp_reply', o.smtp_reply,
+        'reports', (SELECT coalesce(json_agg(json_build_object(
+            'kind', d.kind, 'action', d.action, 'status', d.status,
+            'diagnostic_code', d.diagnostic_code, 'reporting_mta', d.reporting_mta,
+            'remote_mta', d.remote_mta, 'created_at', d.created_at) ORDER BY d.created_at, d.id), '[]')
+          FROM delivery_reports d WHERE d.outbound_message_id = o.id),
+        'events', ${recipientEventCountsJson(sql`o.id`)}) ORDER BY o.id), '[]')
      FROM outbound_messages o
      CROSS JOIN LATERAL (SELECT o.status = 'queued' AND mb.pause_reason IS NOT NULL
                            AND (mb.paused_until IS NULL OR mb.paused_until > now()) AS paused) p

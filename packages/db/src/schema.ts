@@ -93,6 +93,7 @@ export const deliveryReportKind = pgEnum("delivery_report_kind", [
   "complaint",
 ]);
 export type DeliveryReportKind = (typeof deliveryReportKind.enumValues)[number];
+export const DELIVERY_REPORT_KINDS = deliveryReportKind.enumValues;
 
 const sqlList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(", "));
 

@@ -7,6 +7,11 @@ export interface FolderPosition {
   lastUid: number;
 }
 
+/** Where a scan got to, and how many messages the folder held then (see `waitForNewMail`). */
+export interface ScanResult extends FolderPosition {
+  exists: number;
+}
+
 export interface FoundReport {
   folder: string;
   uidValidity: number;
@@ -32,16 +37,17 @@ export async function scanFolder(
   folder: string,
   from: FolderPosition | undefined,
   onReport: (found: FoundReport) => Promise<void>,
-): Promise<FolderPosition> {
+): Promise<ScanResult> {
   const lock = await client.getMailboxLock(folder, { readOnly: true });
   try {
     const mailbox = client.mailbox;
     if (!mailbox) throw new ImapError("command_failed", `could not open ${folder}`);
     const uidValidity = Number(mailbox.uidValidity);
     const start = from && from.uidValidity === uidValidity ? from.lastUid + 1 : 1;
-    if (mailbox.exists === 0 || mailbox.uidNext <= start) {
-      return { uidValidity, lastUid: start - 1 };
-    }
+    const exists = mailbox.exists;
+    // Only EXISTS is kept current while a folder stays selected (UIDNEXT is not): a folder
+    // left open since the last scan must be fetched to learn whether anything is new.
+    if (exists === 0) return { uidValidity, lastUid: start - 1, exists };
     // Collect first: no other command may run while a FETCH is being iterated.
     let lastUid = start - 1;
     const candidates: number[] = [];
@@ -67,7 +73,7 @@ export async function scanFolder(
       const report = await parseMailReport(message.source);
       if (report) await onReport({ folder, uidValidity, uid, report });
     }
-    return { uidValidity, lastUid };
+    return { uidValidity, lastUid, exists };
   } finally {
     lock.release();
   }
@@ -75,15 +81,18 @@ export async function scanFolder(
 
 /**
  * Resolves when the open mailbox reports new mail (imapflow IDLEs on its own while the
- * connection is quiet), after `maxWaitMs`, or when `signal` aborts.
+ * connection is quiet), after `maxWaitMs`, or when `signal` aborts. With `scannedExists` (the
+ * count the last scan saw), mail that arrived between that scan and this wait resolves at once.
  */
 export async function waitForNewMail(
   client: ImapFlow,
   folder: string,
   maxWaitMs: number,
   signal?: AbortSignal,
+  scannedExists?: number,
 ): Promise<void> {
-  await client.mailboxOpen(folder, { readOnly: true });
+  const opened = await client.mailboxOpen(folder, { readOnly: true });
+  if (scannedExists !== undefined && opened.exists > scannedExists) return;
   await new Promise<void>((resolve) => {
     const done = () => {
       clearTimeout(timer);

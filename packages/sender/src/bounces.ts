@@ -77,15 +77,24 @@ async function recordReport(
   }
 }
 
-/** Reads every bounce folder once from its checkpoint; the checkpoint moves after recording. */
+/**
+ * Reads every bounce folder once from its checkpoint; the checkpoint moves after recording.
+ * Returns how many messages INBOX held when it was read.
+ */
 async function scanAll(client: ImapFlow, options: BounceOptions, into: BounceReport) {
+  let inboxExists = 0;
   for (const folder of await bounceFolders(client)) {
     const from = await readCheckpoint(options.db, options.mailboxId, folder);
     const to = await scanFolder(client, folder, from, (found) =>
       recordReport(options.db, options.mailboxId, found, into),
     );
-    await saveCheckpoint(options.db, options.mailboxId, folder, to);
+    await saveCheckpoint(options.db, options.mailboxId, folder, {
+      uidValidity: to.uidValidity,
+      lastUid: to.lastUid,
+    });
+    if (folder === "INBOX") inboxExists = to.exists;
   }
+  return inboxExists;
 }
 
 async function open(options: BounceOptions): Promise<ImapFlow> {
@@ -140,9 +149,15 @@ export async function watchBounces(
       client = await open(options);
       while (!options.signal.aborted && client.usable) {
         const report: BounceReport = { reports: 0, recorded: 0, bounced: 0, ignored: 0 };
-        await scanAll(client, options, report);
+        const inboxExists = await scanAll(client, options, report);
         options.onPass?.(report);
-        await waitForNewMail(client, "INBOX", options.rescanMs ?? 300_000, options.signal);
+        await waitForNewMail(
+          client,
+          "INBOX",
+          options.rescanMs ?? 300_000,
+          options.signal,
+          inboxExists,
+        );
       }
     } catch (error) {
       options.onError?.(error);

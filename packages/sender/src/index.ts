@@ -11,3 +11,4 @@ export * from "./sent-copy.ts";
 export * from "./bounces.ts";
 export { imapSettingsOf, type SecretOpener } from "./imap-settings.ts";
 export * from "./service.ts";
+export { startImapService, type ImapService, type ImapServiceOptions } from "./imap-service.ts";

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import type { Database } from "@imap-proxy/db";
 import type { SmtpPolicyOptions } from "@imap-proxy/smtp";
+import { type ImapServiceOptions, startImapService } from "./imap-service.ts";
 import { SendHandler } from "./send-handler.ts";
 import { type WorkerReport, runWorker } from "./worker.ts";
 
@@ -12,8 +13,13 @@ export interface SenderOptions {
   /** Lease owner, unique per process (default host:pid). */
   owner?: string;
   smtp?: SmtpPolicyOptions;
-  /** A background failure (the worker stops; `stopped` rejects with it). */
+  /** Wait between claims while the queue is empty (default 1000 ms). */
   idleMs?: number;
+  /**
+   * Also run the IMAP side (Sent copies, bounce watchers for mailboxes with bounce reading on):
+   * what `serve` and `worker` do. Tests of sending alone leave it out.
+   */
+  imap?: Omit<ImapServiceOptions, "db" | "secrets">;
 }
 
 export interface SenderService {
@@ -21,7 +27,7 @@ export interface SenderService {
   readonly stopped: Promise<WorkerReport>;
   /**
    * Stops claiming, lets running sends finish, releases prefetched messages and closes every
-   * SMTP connection.
+   * SMTP connection (and, with `imap`, stops the Sent copier and the bounce watchers).
    */
   stop(): Promise<WorkerReport>;
 }
@@ -32,6 +38,10 @@ export const DEFAULT_SENDER_CONCURRENCY = 10;
 export function startSender(options: SenderOptions): SenderService {
   const controller = new AbortController();
   const handler = new SendHandler({ db: options.db, keyring: options.keyring, smtp: options.smtp });
+  const imap = options.imap
+    ? startImapService({ ...options.imap, db: options.db, secrets: options.keyring })
+    : undefined;
+  // However the worker ends, the IMAP side ends with it: nothing outlives `stopped`.
   const stopped = runWorker({
     db: options.db,
     owner: options.owner ?? `${hostname()}:${process.pid}`,
@@ -39,7 +49,9 @@ export function startSender(options: SenderOptions): SenderService {
     handler: handler.handle,
     idleMs: options.idleMs,
     signal: controller.signal,
-  }).finally(() => handler.close());
+  })
+    .finally(() => handler.close())
+    .finally(() => imap?.stop());
   return {
     stopped,
     stop() {

@@ -5,13 +5,21 @@ import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { PASSWORD, USERNAME } from "./credentials.ts";
 import { waitForPort } from "./dovecot.ts";
 import { eximBinary } from "./exim.ts";
+import type { TestPki } from "./pki.ts";
 import { freePort } from "./tcp.ts";
 
 export interface RunningEximToDovecot {
   /** Plain SMTP on loopback, no AUTH: a local MTA. */
   port: number;
+  /**
+   * With `submission`: a port that requires STARTTLS (the test CA's localhost certificate) and
+   * AUTH as credentials.ts's USERNAME/PASSWORD before it takes mail, as a mailbox's own SMTP
+   * server would; the mail then goes the same way (delivered, or bounced by Exim's own DSN).
+   */
+  submissionPort: number | undefined;
   mainLog(): string;
   close(): Promise<void>;
 }
@@ -21,12 +29,39 @@ export async function startEximToDovecot(options: {
   domain: string;
   /** Local parts that exist (delivered over LMTP); any other local part bounces. */
   users: string[];
+  submission?: { pki: TestPki };
 }): Promise<RunningEximToDovecot> {
   const exim = eximBinary();
   if (exim === undefined) throw new Error("exim4 is not installed");
   const dir = mkdtempSync(path.join(tmpdir(), "imap-proxy-exim-lmtp-"));
   const port = await freePort();
+  let submissionPort: number | undefined;
+  while (options.submission && (submissionPort === undefined || submissionPort === port))
+    submissionPort = await freePort();
   for (const sub of ["spool", "log"]) mkdirSync(path.join(dir, sub));
+  if (options.submission) {
+    writeFileSync(path.join(dir, "server.pem"), options.submission.pki.server.cert);
+    writeFileSync(path.join(dir, "server.key"), options.submission.pki.server.key, { mode: 0o644 });
+  }
+  const submission =
+    submissionPort === undefined
+      ? { global: "tls_advertise_hosts =", authenticators: "" }
+      : {
+          global: `tls_certificate = ${dir}/server.pem
+tls_privatekey = ${dir}/server.key
+tls_advertise_hosts = \${if eq{$received_port}{${submissionPort}}{*}{}}
+auth_advertise_hosts = \${if eq{$tls_in_cipher}{}{}{*}}`,
+          authenticators: `
+begin authenticators
+
+PLAIN:
+  driver = plaintext
+  public_name = PLAIN
+  server_prompts = :
+  server_condition = \${if and {{eq{$auth2}{${USERNAME}}}{eq{$auth3}{${PASSWORD}}}}}
+  server_set_id = $auth2
+`,
+        };
   const config = `
 primary_hostname = mx.${options.domain}
 qualify_domain = ${options.domain}
@@ -37,18 +72,18 @@ spool_directory = ${dir}/spool
 log_file_path = ${dir}/log/%slog
 pid_file_path = ${dir}/exim.pid
 local_interfaces = <; 127.0.0.1
-daemon_smtp_ports = ${port}
+daemon_smtp_ports = ${port}${submissionPort === undefined ? "" : ` : ${submissionPort}`}
 host_lookup =
 rfc1413_hosts =
-tls_advertise_hosts =
+${submission.global}
 acl_smtp_rcpt = acl_check_rcpt
 
 begin acl
 
 acl_check_rcpt:
-  accept domains = +local_domains
+${submissionPort === undefined ? "" : `  deny condition = \${if eq{$received_port}{${submissionPort}}{yes}{no}}\n       !authenticated = *\n       message = authentication required\n`}  accept domains = +local_domains
   deny message = relay not permitted
-
+${submission.authenticators}
 begin routers
 
 known_users:
@@ -98,8 +133,10 @@ begin retry
     }
   };
   await waitForPort(port, daemon, () => output);
+  if (submissionPort !== undefined) await waitForPort(submissionPort, daemon, () => output);
   return {
     port,
+    submissionPort,
     mainLog,
     async close() {
       daemon.kill("SIGTERM");

@@ -1,4 +1,4 @@
-import { OUTBOUND_MESSAGE_STATUSES } from "@imap-proxy/db/schema";
+import { DELIVERY_REPORT_KINDS, OUTBOUND_MESSAGE_STATUSES } from "@imap-proxy/db/schema";
 import { z } from "zod";
 
 /*
@@ -104,6 +104,26 @@ export type SubmitResponse = z.infer<typeof SubmitResponse>;
 
 const timestamp = z.iso.datetime({ offset: true });
 
+const LabelCounts = z.object({
+  human: z.number().int(),
+  bot: z.number().int(),
+  proxy: z.number().int(),
+});
+
+const DeliveryReport = z
+  .object({
+    kind: z
+      .enum(DELIVERY_REPORT_KINDS)
+      .describe("bounce (5.x.x: the recipient is bounced), soft_bounce, delay or complaint"),
+    action: z.string().describe("The DSN Action (failed, delayed) or the ARF Feedback-Type"),
+    status: z.string().nullable().describe("RFC 3463 status, e.g. 5.1.1"),
+    diagnosticCode: z.string().nullable(),
+    reportingMta: z.string().nullable(),
+    remoteMta: z.string().nullable(),
+    receivedAt: timestamp.describe("When the report was read from the mailbox"),
+  })
+  .meta({ id: "DeliveryReport" });
+
 export const MessageStatus = z
   .object({
     id: z.uuid(),
@@ -124,6 +144,20 @@ export const MessageStatus = z
           .object({ code: z.string(), message: z.string() })
           .nullable()
           .describe("The last failure or pause, one line; null when none"),
+        smtpReply: z
+          .object({
+            code: z.number().int(),
+            enhancedStatus: z.string().nullable(),
+            text: z.string().nullable(),
+          })
+          .nullable()
+          .describe("The server's reply: the final one when sent (its queue id), else the refusal"),
+        reports: z
+          .array(DeliveryReport)
+          .describe("Bounces, delays and complaints read from the mailbox, oldest first"),
+        events: z
+          .object({ opens: LabelCounts, clicks: LabelCounts })
+          .describe("Tracking events by label; only human and proxy ones set openedAt/clickedAt"),
       }),
     ),
   })

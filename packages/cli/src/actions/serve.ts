@@ -1,5 +1,6 @@
 import { verifierFromEnv } from "@imap-proxy/auth";
 import { apiConfigFromEnv, buildApp, startServer } from "@imap-proxy/api";
+import { imapExtraCaFromEnv } from "@imap-proxy/imap";
 import { startSender } from "@imap-proxy/sender";
 import { extraCaFromEnv } from "@imap-proxy/smtp";
 import {
@@ -11,6 +12,7 @@ import {
 import { CliError } from "../errors.ts";
 import type { Io } from "../io.ts";
 import { keyringFor } from "../runtime.ts";
+import { describeError } from "./common.ts";
 
 export interface ServeFlags {
   host?: string;
@@ -59,9 +61,19 @@ export async function runServe(flags: ServeFlags, io: Io): Promise<void> {
       });
       const server = await startServer(app, { host, port });
       const sender = keyring
-        ? startSender({ db: handle.db, keyring, smtp: { extraCa: extraCaFromEnv(io.env) } })
+        ? startSender({
+            db: handle.db,
+            keyring,
+            smtp: { extraCa: extraCaFromEnv(io.env) },
+            imap: {
+              imap: { extraCa: imapExtraCaFromEnv(io.env) },
+              onError: (error, context) =>
+                app.log.warn({ ...context, err: describeError(error) }, "IMAP work failed"),
+            },
+          })
         : undefined;
-      if (sender) app.log.info("sending worker running in this process");
+      if (sender)
+        app.log.info("sending worker, Sent copier and bounce reader running in this process");
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {
           process.off("SIGINT", stop);

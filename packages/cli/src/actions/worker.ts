@@ -1,10 +1,11 @@
 import { databaseTargetFromEnv, openDatabase, prepareSchema } from "@imap-proxy/db";
 import { DEFAULT_SENDER_CONCURRENCY, startSender } from "@imap-proxy/sender";
+import { imapExtraCaFromEnv } from "@imap-proxy/imap";
 import { extraCaFromEnv } from "@imap-proxy/smtp";
 import { CliError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { keyringFor } from "../runtime.ts";
-import type { CommonFlags } from "./common.ts";
+import { type CommonFlags, describeError } from "./common.ts";
 
 /** After SIGINT/SIGTERM, running sends get this long to finish before the process exits. */
 const STOP_BOUND_MS = 30_000;
@@ -41,6 +42,16 @@ export async function runWorkerCommand(
       keyring,
       concurrency,
       smtp: { extraCa: extraCaFromEnv(io.env) },
+      imap: {
+        imap: { extraCa: imapExtraCaFromEnv(io.env) },
+        onError: (error, { task, mailboxId }) => {
+          const { code, message } = describeError(error);
+          writeLine(
+            io.stderr,
+            `${task}${mailboxId ? ` (mailbox ${mailboxId})` : ""}: ${code ? `${code}: ` : ""}${message}`,
+          );
+        },
+      },
     });
     const stop = (signal: string) => {
       writeLine(io.stderr, `${signal}: finishing running sends, then stopping.`);
@@ -52,7 +63,10 @@ export async function runWorkerCommand(
     };
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
-    writeLine(io.stderr, `Worker sending from ${handle.location} with concurrency ${concurrency}.`);
+    writeLine(
+      io.stderr,
+      `Worker sending from ${handle.location} with concurrency ${concurrency}; Sent copies and bounce reading on.`,
+    );
     const report = await sender.stopped;
     if (flags.json) writeJson(io, report);
     else

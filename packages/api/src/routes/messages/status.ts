@@ -20,6 +20,12 @@ export function toApiStatus(message: StoredStatus): MessageStatus {
       openedAt: iso(r.openedAt),
       clickedAt: iso(r.clickedAt),
       error: r.error,
+      smtpReply: r.smtpReply,
+      reports: r.reports.map((report) => ({
+        ...report,
+        receivedAt: report.receivedAt.toISOString(),
+      })),
+      events: r.events,
     })),
   };
 }

@@ -1,0 +1,158 @@
+// Issue 15's "done when", as a user would: a message sent through `serve` (the built CLI, real
+// HTTP) appears once in the mailbox's Sent folder, and a bounce for an unknown recipient —
+// Exim's own DSN, delivered into the same Dovecot — turns exactly that recipient `bounced`.
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { sql } from "@imap-proxy/db";
+import { PASSWORD, USERNAME } from "@imap-proxy/testing/credentials";
+import {
+  IMAP_PASSWORD,
+  IMAP_USERNAME,
+  dovecotBinary,
+  startDovecot,
+  type RunningDovecot,
+} from "@imap-proxy/testing/dovecot";
+import { eximBinary } from "@imap-proxy/testing/exim";
+import { startEximToDovecot, type RunningEximToDovecot } from "@imap-proxy/testing/exim-to-dovecot";
+import { makeTestPki, type TestPki } from "@imap-proxy/testing/pki";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { type CliWorld, openCliWorld, runBuiltCli, startServe } from "./support.ts";
+
+const peers = dovecotBinary() !== undefined && eximBinary() !== undefined;
+const DOMAIN = "example.test";
+const KNOWN = `other@${DOMAIN}`;
+const UNKNOWN = `nobody@${DOMAIN}`;
+
+let pki: TestPki;
+let dovecot: RunningDovecot;
+let exim: RunningEximToDovecot;
+let world: CliWorld;
+let env: NodeJS.ProcessEnv;
+let token: string;
+
+beforeAll(async () => {
+  if (!peers) return;
+  pki = makeTestPki();
+  dovecot = await startDovecot(pki, { users: [KNOWN] });
+  exim = await startEximToDovecot({
+    lmtpPort: dovecot.lmtpPort,
+    domain: DOMAIN,
+    users: ["owner", "other"],
+    submission: { pki },
+  });
+  world = await openCliWorld();
+  const caFile = path.join(pki.dir, "ca.pem");
+  writeFileSync(caFile, pki.caPem);
+  env = { ...world.env, IMAP_CA_FILE: caFile, SMTP_CA_FILE: caFile };
+  const created = await runBuiltCli(
+    [
+      "mailboxes:create",
+      "--no-input",
+      "--email",
+      IMAP_USERNAME,
+      "--imap-host",
+      "localhost",
+      "--imap-port",
+      String(dovecot.implicitPort),
+      "--imap-username",
+      IMAP_USERNAME,
+      "--smtp-host",
+      "localhost",
+      "--smtp-port",
+      String(exim.submissionPort),
+      "--smtp-username",
+      USERNAME,
+      "--smtp-tls-mode",
+      "starttls_required",
+    ],
+    { ...env, IMAP_PASSWORD, SMTP_PASSWORD: PASSWORD },
+    { timeoutMs: 90_000 },
+  );
+  expect(created.code, created.stderr).toBe(0);
+  // The mailbox flag for bounce reading is not a CLI option yet: set the column directly.
+  await world.query(({ db }) => db.execute(sql`UPDATE mailboxes SET bounce_reading = true`));
+  const issued = await runBuiltCli(
+    ["tokens:issue", "--mailbox", IMAP_USERNAME, "--permission", "messages:send"],
+    env,
+    { timeoutMs: 90_000 },
+  );
+  expect(issued.code, issued.stderr).toBe(0);
+  token = issued.stdout.trim();
+}, 240_000);
+afterAll(async () => {
+  await world?.close();
+  await exim?.close();
+  await dovecot?.close();
+});
+
+interface Recipient {
+  email: string;
+  status: string;
+  smtpReply: { code: number } | null;
+  reports: { kind: string; action: string; status: string }[];
+}
+
+const inFolder = (folder: string, header: string) =>
+  dovecot
+    .doveadm("search", "-u", IMAP_USERNAME, "mailbox", folder, "header", "Message-ID", header)
+    .split("\n")
+    .filter(Boolean).length;
+
+describe.skipIf(!peers)("serve: Sent copy and bounces over IMAP", () => {
+  test("a sent message is in Sent once; Exim's DSN for the unknown recipient bounces exactly it", async () => {
+    const serve = await startServe(env, ["--worker"]);
+    try {
+      const auth = { authorization: `Bearer ${token}` };
+      const submitted = await fetch(`${serve.url}/v1/messages`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify({ to: [KNOWN, UNKNOWN], subject: "Over IMAP", text: "Hello." }),
+      });
+      expect(submitted.status).toBe(202);
+      const { id, messageId } = (await submitted.json()) as { id: string; messageId: string };
+
+      const recipients = async () => {
+        const response = await fetch(`${serve.url}/v1/messages/${id}`, { headers: auth });
+        const body = (await response.json()) as { recipients: Recipient[] };
+        return Object.fromEntries(body.recipients.map((r) => [r.email, r]));
+      };
+      const deadline = Date.now() + 90_000;
+      let seen = await recipients();
+      while (seen[UNKNOWN]?.status !== "bounced" || inFolder("Sent", messageId) === 0) {
+        if (Date.now() > deadline)
+          throw new Error(
+            `not there yet: ${JSON.stringify(seen)}\n${serve.output()}\n${exim.mainLog()}`,
+          );
+        await new Promise((r) => setTimeout(r, 500));
+        seen = await recipients();
+      }
+
+      // Exactly that recipient bounced, with the report; the other keeps its 250 reply.
+      expect(seen[KNOWN]).toMatchObject({ status: "sent", reports: [] });
+      expect(seen[KNOWN]!.smtpReply?.code).toBe(250);
+      expect(seen[UNKNOWN]!.reports).toEqual([
+        expect.objectContaining({ kind: "bounce", action: "failed" }),
+      ]);
+      expect(seen[UNKNOWN]!.reports[0]!.status).toMatch(/^5\./);
+      expect(inFolder("Sent", messageId)).toBe(1);
+      // The known recipient really got it; the DSN stays in INBOX (read-only reader).
+      expect(
+        dovecot
+          .doveadm("search", "-u", KNOWN, "mailbox", "INBOX", "header", "Message-ID", messageId)
+          .split("\n")
+          .filter(Boolean),
+      ).toHaveLength(1);
+
+      // More copier passes and bounce passes change nothing.
+      await new Promise((r) => setTimeout(r, 6_000));
+      expect(inFolder("Sent", messageId)).toBe(1);
+      expect((await recipients())[UNKNOWN]!.reports).toHaveLength(1);
+
+      expect(await serve.stop()).toBe(0);
+      expect(serve.output()).not.toContain(IMAP_PASSWORD);
+      expect(serve.output()).not.toContain(PASSWORD);
+    } finally {
+      serve.kill();
+    }
+  }, 240_000);
+});
