@@ -1,4 +1,4 @@
-import { CodedError } from "@imap-proxy/errors";
+import { isCodedError } from "@imap-proxy/errors";
 import type { Io } from "../io.ts";
 
 export interface CommonFlags {
@@ -13,6 +13,6 @@ export function canPrompt(io: Io, flags: CommonFlags): boolean {
 
 /** Typed errors' messages carry no secrets (scrubbed); anything else is logged by name only. */
 export function describeError(error: unknown): { code?: string; message: string } {
-  if (error instanceof CodedError) return { code: error.code, message: error.message };
+  if (isCodedError(error)) return { code: error.code, message: error.message };
   return { message: error instanceof Error ? error.name : "unknown error" };
 }
