@@ -1,9 +1,11 @@
 // Side-by-side queue benchmark on one Postgres, in one run: @imap-proxy/db's queue against
 // graphile-worker and pg-boss, with no-op handlers. Prints tables; asserts nothing.
 //   pnpm --filter @imap-proxy/queue-bench bench
-// Env: BENCH_ONLY (enqueue | throughput | latency), BENCH_DATABASE_URL (default DATABASE_URL, then the local server), BENCH_JOBS (claim +
-// complete jobs per run, default 20000), BENCH_FINISHED (finished rows for the latency test,
-// default 1000000), BENCH_SAMPLES (claims timed per latency scenario, default 1000).
+// Env: BENCH_ONLY (enqueue | throughput | pgboss | latency), BENCH_DATABASE_URL (default
+// DATABASE_URL, then the local server), BENCH_JOBS (claim + complete jobs per run, default
+// 20000), BENCH_ROUNDS (interleaved throughput rounds, default 5), BENCH_FINISHED (finished rows
+// for the latency test, default 1000000), BENCH_SAMPLES (claims timed per latency scenario,
+// default 1000).
 
 import {
   type Database,
@@ -26,6 +28,12 @@ const ADMIN_URL =
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 const FINISHED = Number(process.env.BENCH_FINISHED ?? 1_000_000);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 1_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+/**
+ * The tuned run's lease: short enough that renewal (every leaseMs / 3) and recovery (every
+ * leaseMs) run several times while 20,000 jobs drain, as they would in production.
+ */
+const RENEWING_LEASE_MS = 1500;
 const WORKER_COUNTS = [1, 4, 16];
 const CLAIM_BATCH = 50;
 /** Run one section only: enqueue, throughput or latency (default: all). */
@@ -68,6 +76,12 @@ async function serverCost(
 }
 
 const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
@@ -99,22 +113,35 @@ async function oursEnqueue(db: Database, mailboxId: string, n: number, batch: nu
   return performance.now() - start;
 }
 
-/** One process: one claimer feeding `workers` no-op handlers, finishes coalesced (runWorker). */
-async function oursDrain(url: string, workers: number): Promise<number> {
-  const handle = await openDatabase({ kind: "postgres", url, maxConnections: 4 });
+/**
+ * One process: one claimer feeding `workers` no-op handlers, finishes coalesced (runWorker).
+ * Tuned: the prefetch depth set explicitly to graphile-worker's, and a short lease so renewal
+ * and recovery run during the drain. Default: nothing but what a caller must say.
+ */
+async function oursDrain(url: string, workers: number, tuned: boolean): Promise<number> {
+  const handle = await openDatabase({ kind: "postgres", url });
   const start = performance.now();
   const report = await runWorker({
     db: handle.db,
     owner: "bench",
     concurrency: workers,
-    batchSize: Math.max(100, workers * 25),
+    ...(tuned ? { batchSize: 10 * workers, leaseMs: RENEWING_LEASE_MS } : {}),
     stopWhenEmpty: true,
     handler: async () => "sent",
+    onError: (error) => console.error(`ours: ${error.message}`),
   });
   const ms = performance.now() - start;
   await handle.close();
   if (report.processed !== JOBS) throw new Error(`ours processed ${report.processed} of ${JOBS}`);
   return ms;
+}
+
+async function oursFill(url: string): Promise<void> {
+  const handle = await openDatabase({ kind: "postgres", url, maxConnections: 1 });
+  const [row] = rowsOf<{ id: string }>(await handle.db.execute(sql`SELECT id FROM mailboxes`));
+  await oursEnqueue(handle.db, row!.id, JOBS, 1000);
+  await handle.db.execute(sql`VACUUM ANALYZE outbound_messages`);
+  await handle.close();
 }
 
 async function oursClaimLatency(db: Database): Promise<{ p50: number; p99: number }> {
@@ -131,6 +158,7 @@ async function oursClaimLatency(db: Database): Promise<{ p50: number; p99: numbe
 }
 
 // ---------------------------------------------------------------- graphile-worker
+/** graphile-worker at the same prefetch depth as ours: localQueue.size = 10 × concurrency. */
 async function graphileDrain(url: string, workers: number): Promise<number> {
   let done = 0;
   let resolveDone!: () => void;
@@ -139,13 +167,12 @@ async function graphileDrain(url: string, workers: number): Promise<number> {
   const runner = await runGraphile({
     connectionString: url,
     concurrency: workers,
-    maxPoolSize: workers + 2,
     pollInterval: 100,
     noHandleSignals: true,
     logger: silentGraphileLogger(),
     taskList: { noop: async () => {} },
     preset: {
-      worker: { localQueue: { size: Math.max(workers * 25, 50) }, completeJobBatchDelay: 0 },
+      worker: { localQueue: { size: 10 * workers }, completeJobBatchDelay: 0 },
     },
   } as Parameters<typeof runGraphile>[0]);
   runner.events.on("job:success", () => {
@@ -155,6 +182,23 @@ async function graphileDrain(url: string, workers: number): Promise<number> {
   const ms = performance.now() - start;
   await runner.stop();
   return ms;
+}
+
+async function graphileFill(url: string): Promise<void> {
+  const utils = await makeWorkerUtils({ connectionString: url });
+  await utils.migrate();
+  for (let done = 0; done < JOBS; done += 1000) {
+    await utils.addJobs(
+      Array.from({ length: Math.min(1000, JOBS - done) }, () => ({
+        identifier: "noop",
+        payload: {},
+      })),
+    );
+  }
+  await utils.release();
+  const probe = postgres(url, { max: 1, onnotice: () => {} });
+  await probe`VACUUM ANALYZE graphile_worker._private_jobs`;
+  await probe.end();
 }
 
 function silentGraphileLogger() {
@@ -201,6 +245,7 @@ async function main() {
   const throughputRows: string[] = [];
   const costRows: string[] = [];
   const latencyRows: string[] = [];
+  const bossRows: string[] = [];
 
   // Enqueue throughput.
   if (runs("enqueue")) {
@@ -245,43 +290,56 @@ async function main() {
     await boss.stop({ graceful: false, wait: true });
   }
 
-  // Claim + complete throughput and server cost per message.
-  for (const workers of runs("throughput") ? WORKER_COUNTS : []) {
-    const cells: string[] = [];
-    const costs: string[] = [];
-
-    const url = await freshDatabase(`bench_ours_${workers}`);
-    const { handle, mailboxId } = await oursSetup(url);
-    await oursEnqueue(handle.db, mailboxId, JOBS, 1000);
-    await handle.db.execute(sql`VACUUM ANALYZE outbound_messages`);
-    let ms = 0;
-    const oursCost = await serverCost(url, async () => {
-      ms = await oursDrain(url, workers);
-    });
-    cells.push(String(rate(JOBS, ms)));
-    costs.push(
-      `${(oursCost.walBytes / JOBS).toFixed(0)} B, ${(oursCost.xacts / JOBS).toFixed(2)} tx`,
-    );
-    await handle.close();
-
-    const gUrl = await freshDatabase(`bench_graphile_${workers}`);
-    const utils = await makeWorkerUtils({ connectionString: gUrl });
-    await utils.migrate();
-    for (let done = 0; done < JOBS; done += 1000) {
-      await utils.addJobs(
-        Array.from({ length: Math.min(1000, JOBS - done) }, () => ({
-          identifier: "noop",
-          payload: {},
-        })),
-      );
+  // Claim + complete throughput, interleaved: each round drains 20,000 jobs with every
+  // contender at every concurrency, in a rotating order, so whatever else loads the machine
+  // falls on all of them alike; ratios are taken within a round.
+  const contenders = ["graphile", "tuned", "default"] as const;
+  type Contender = (typeof contenders)[number];
+  const measured = new Map<string, { rate: number; walBytes: number; xacts: number }[]>();
+  const key = (contender: Contender, workers: number) => `${contender}@${workers}`;
+  if (runs("throughput")) {
+    const oursUrl = await freshDatabase("bench_ours_drain");
+    await (await oursSetup(oursUrl)).handle.close();
+    const graphileUrl = await freshDatabase("bench_graphile_drain");
+    for (let round = 0; round < ROUNDS; round++) {
+      const line: string[] = [];
+      for (const workers of WORKER_COUNTS) {
+        const cells: string[] = [];
+        for (let i = 0; i < contenders.length; i++) {
+          const contender = contenders[(round + i) % contenders.length]!;
+          const url = contender === "graphile" ? graphileUrl : oursUrl;
+          await (contender === "graphile" ? graphileFill(url) : oursFill(url));
+          let ms = 0;
+          const cost = await serverCost(url, async () => {
+            ms = await (contender === "graphile"
+              ? graphileDrain(url, workers)
+              : oursDrain(url, workers, contender === "tuned"));
+          });
+          const list = measured.get(key(contender, workers)) ?? [];
+          list.push({ rate: rate(JOBS, ms), ...cost });
+          measured.set(key(contender, workers), list);
+          cells.push(`${contender} ${rate(JOBS, ms)}`);
+        }
+        line.push(`${workers}: ${cells.join(", ")}`);
+      }
+      console.error(`round ${round + 1}/${ROUNDS} (jobs/s) — ${line.join("; ")}`);
     }
-    await utils.release();
-    const gCost = await serverCost(gUrl, async () => {
-      ms = await graphileDrain(gUrl, workers);
-    });
-    cells.push(String(rate(JOBS, ms)));
-    costs.push(`${(gCost.walBytes / JOBS).toFixed(0)} B, ${(gCost.xacts / JOBS).toFixed(2)} tx`);
+    for (const workers of WORKER_COUNTS) {
+      const of = (contender: Contender) => measured.get(key(contender, workers))!;
+      const [graphile, tuned, ours] = [of("graphile"), of("tuned"), of("default")];
+      const ratios = (a: typeof tuned, b: typeof tuned) =>
+        median(a.map((x, round) => x.rate / b[round]!.rate));
+      throughputRows.push(
+        `| ${workers} | ${median(graphile.map((x) => x.rate))} | ${median(tuned.map((x) => x.rate))} | ${ratios(tuned, graphile).toFixed(2)}× | ${median(ours.map((x) => x.rate))} | ${ratios(ours, tuned).toFixed(2)}× |`,
+      );
+      const perJob = (runs: typeof tuned) =>
+        `${(mean(runs.map((x) => x.walBytes)) / JOBS).toFixed(0)} B, ${(mean(runs.map((x) => x.xacts)) / JOBS).toFixed(3)} tx`;
+      costRows.push(`| ${workers} | ${perJob(tuned)} | ${perJob(graphile)} |`);
+    }
+  }
 
+  // pg-boss drains far slower; it runs once per concurrency, outside the interleaved rounds.
+  for (const workers of runs("pgboss") ? WORKER_COUNTS : []) {
     const bUrl = await freshDatabase(`bench_pgboss_${workers}`);
     const boss = new PgBoss({
       connectionString: bUrl,
@@ -296,15 +354,14 @@ async function main() {
         Array.from({ length: Math.min(1000, JOBS - done) }, () => ({ name: "noop", data: {} })),
       );
     }
+    let ms = 0;
     const bCost = await serverCost(bUrl, async () => {
       ms = await bossDrain(boss, bUrl, "noop", workers);
     });
-    cells.push(String(rate(JOBS, ms)));
-    costs.push(`${(bCost.walBytes / JOBS).toFixed(0)} B, ${(bCost.xacts / JOBS).toFixed(2)} tx`);
     await boss.stop({ graceful: false, wait: true });
-
-    throughputRows.push(`| ${workers} | ${cells.join(" | ")} |`);
-    costRows.push(`| ${workers} | ${costs.join(" | ")} |`);
+    bossRows.push(
+      `| ${workers} | ${rate(JOBS, ms)} | ${(bCost.walBytes / JOBS).toFixed(0)} B, ${(bCost.xacts / JOBS).toFixed(3)} tx |`,
+    );
   }
 
   // Claim latency: does a claim's cost grow with finished rows, or with dead tuples?
@@ -378,27 +435,46 @@ async function main() {
     latencyRows.push("| graphile-worker 0.17 | n/a | n/a | n/a |");
   }
 
-  console.log(`\nEnqueue throughput (messages/s)`);
-  console.log("| queue | single (1 per call) | batched (1000 per call) |\n|---|---:|---:|");
-  console.log(enqueueRows.join("\n"));
-  console.log(`\nClaim + complete throughput, ${JOBS} no-op jobs (jobs/s)`);
-  console.log(
-    "| workers | @imap-proxy/db | graphile-worker 0.17 | pg-boss 10 |\n|---:|---:|---:|---:|",
-  );
-  console.log(throughputRows.join("\n"));
-  console.log(`\nServer cost per message while draining (WAL bytes, transactions)`);
-  console.log(
-    "| workers | @imap-proxy/db | graphile-worker 0.17 | pg-boss 10 |\n|---:|---:|---:|---:|",
-  );
-  console.log(costRows.join("\n"));
-  console.log(`\nClaim latency p50 / p99 (ms), 10,000 queued, ${SAMPLES} single claims`);
-  console.log(
-    `| queue | no finished rows | beside ${FINISHED.toLocaleString("en")} finished | right after bulk completion (dead tuples, no vacuum) |\n|---|---:|---:|---:|`,
-  );
-  console.log(latencyRows.join("\n"));
-  console.log(
-    "\ngraphile-worker deletes completed jobs and exposes no single-claim API, so its claim latency is not measured here.",
-  );
+  if (enqueueRows.length > 0) {
+    console.log(`\nEnqueue throughput (messages/s)`);
+    console.log("| queue | single (1 per call) | batched (1000 per call) |\n|---|---:|---:|");
+    console.log(enqueueRows.join("\n"));
+  }
+  if (throughputRows.length > 0) {
+    console.log(
+      `\nClaim + complete throughput, ${JOBS} no-op jobs, median of ${ROUNDS} interleaved rounds (jobs/s)`,
+    );
+    console.log(
+      "graphile-worker 0.17.3: localQueue.size = 10 × concurrency, completeJobBatchDelay 0; " +
+        `ours tuned: batchSize = 10 × concurrency, leaseMs ${RENEWING_LEASE_MS} (renewal every ${RENEWING_LEASE_MS / 3} ms); ours default: runWorker's defaults.`,
+    );
+    console.log(
+      "| concurrency | graphile-worker 0.17 | @imap-proxy/db tuned | tuned ÷ graphile | @imap-proxy/db default | default ÷ tuned |\n|---:|---:|---:|---:|---:|---:|",
+    );
+    console.log(throughputRows.join("\n"));
+    console.log(
+      `\nServer cost per message while draining (WAL bytes, transactions; mean of rounds)`,
+    );
+    console.log("| concurrency | @imap-proxy/db tuned | graphile-worker 0.17 |\n|---:|---:|---:|");
+    console.log(costRows.join("\n"));
+  }
+  if (bossRows.length > 0) {
+    console.log(
+      `\npg-boss 10: work() × concurrency, batchSize ${CLAIM_BATCH}, ${JOBS} no-op jobs, one run`,
+    );
+    console.log("| concurrency | jobs/s | server cost per message |\n|---:|---:|---:|");
+    console.log(bossRows.join("\n"));
+  }
+  if (latencyRows.length > 0) {
+    console.log(`\nClaim latency p50 / p99 (ms), 10,000 queued, ${SAMPLES} single claims`);
+    console.log(
+      `| queue | no finished rows | beside ${FINISHED.toLocaleString("en")} finished | right after bulk completion (dead tuples, no vacuum) |\n|---|---:|---:|---:|`,
+    );
+    console.log(latencyRows.join("\n"));
+    console.log(
+      "\ngraphile-worker deletes completed jobs and exposes no single-claim API, so its claim latency is not measured here.",
+    );
+  }
 }
 
 try {
@@ -410,11 +486,9 @@ try {
     "bench_pgboss_enqueue",
     "bench_ours_latency",
     "bench_pgboss_latency",
-    ...WORKER_COUNTS.flatMap((w) => [
-      `bench_ours_${w}`,
-      `bench_graphile_${w}`,
-      `bench_pgboss_${w}`,
-    ]),
+    "bench_ours_drain",
+    "bench_graphile_drain",
+    ...WORKER_COUNTS.map((w) => `bench_pgboss_${w}`),
   ]) {
     await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => {});
   }

@@ -171,11 +171,9 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
   const refill = (): Promise<number> =>
     (claiming ??= (async () => {
       const sentAt = performance.now();
-      const batch = await claim(db, {
-        limit: Math.max(1, batchSize - buffer.length),
-        owner,
-        clock,
-      });
+      // A full batch per round trip: claims of what is missing would shrink to half a batch
+      // once refills start at half, doubling the round trips per message.
+      const batch = await claim(db, { limit: batchSize, owner, clock });
       for (const message of batch) {
         const entry: Held = {
           message,
@@ -198,6 +196,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
 
   const flush = (): Promise<void> =>
     (flushing ??= (async () => {
+      // Handlers finishing in the same turn (a batch of quick ones) share the first statement.
+      await new Promise(setImmediate);
       while (done.length > 0) {
         const batch = done.splice(0);
         const of = <K extends SendResult["kind"]>(kind: K) =>

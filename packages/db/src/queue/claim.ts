@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../client.ts";
 import { DatabaseError } from "../errors.ts";
 import { rowsOf } from "../rows.ts";
-import { pausedMailboxIds } from "./paused.ts";
+import { mailboxNotPaused } from "./paused.ts";
 import { sqlNow } from "./sql-now.ts";
 import type { ClaimedMessage, QueueClock } from "./types.ts";
 
@@ -12,8 +12,8 @@ import type { ClaimedMessage, QueueClock } from "./types.ts";
  *
  * `SKIP LOCKED` lets any number of workers claim concurrently without ever receiving the same
  * row; the subquery walks the due-row index (`outbound_messages_due_idx`) in its key order, so
- * the cost does not grow with finished rows. Messages of paused mailboxes are passed over: the
- * paused set is read once per claim (a small partial index), not per row.
+ * the cost does not grow with finished rows. Messages of paused mailboxes are passed over
+ * (paused.ts).
  */
 export async function claim(
   db: Database,
@@ -36,7 +36,7 @@ export async function claim(
       WHERE o.id = ANY(ARRAY(
         SELECT id FROM outbound_messages
         WHERE status = 'queued' AND coalesce(next_retry_at, created_at) <= ${now}
-          AND mailbox_id <> ALL(${pausedMailboxIds(now)})
+          AND ${mailboxNotPaused(sql`mailbox_id`, now)}
         ORDER BY coalesce(next_retry_at, created_at), id
         LIMIT ${options.limit}
         FOR UPDATE SKIP LOCKED))
