@@ -46,6 +46,9 @@ export interface FaultServer extends RunningServer {
   received: ReceivedMessage[];
   /** Connections opened so far. */
   connections(): number;
+  /** Connections open now, and the most ever open at once. */
+  openConnections(): number;
+  peakConnections(): number;
   /** Replace the plan for the next sessions. */
   setPlan(plan: FaultPlan): void;
 }
@@ -59,6 +62,8 @@ export async function startFaultServer(
 ): Promise<FaultServer> {
   let plan = initial;
   let opened = 0;
+  let open = 0;
+  let peak = 0;
   const received: ReceivedMessage[] = [];
   const holder: { server?: SMTPServer } = {};
   // The socket of a session, to drop it or leave it hanging mid-transaction.
@@ -92,6 +97,8 @@ export async function startFaultServer(
     ...(initial.size !== undefined ? { size: initial.size } : {}),
     onConnect(_session, callback) {
       opened += 1;
+      open += 1;
+      peak = Math.max(peak, open);
       if (plan.greeting) return callback(replyError(plan.greeting));
       callback();
     },
@@ -108,6 +115,9 @@ export async function startFaultServer(
           },
         }
       : {}),
+    onClose() {
+      open -= 1;
+    },
     onMailFrom(_address, session, callback) {
       act(plan.mailFrom, session, callback);
     },
@@ -144,6 +154,8 @@ export async function startFaultServer(
     ...running,
     received,
     connections: () => opened,
+    openConnections: () => open,
+    peakConnections: () => peak,
     setPlan(next) {
       plan = next;
     },
