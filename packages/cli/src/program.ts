@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { registerCommands } from "./commands/index.ts";
 import { isCodedError } from "@imap-proxy/errors";
+import { debugReport } from "./debug-report.ts";
 import { EXIT_FAILURE, EXIT_USAGE, exitCodeFor } from "./errors.ts";
 import { type Io, processIo, writeLine } from "./io.ts";
 
@@ -54,7 +55,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
     }
     if (isCodedError(error)) {
       writeLine(io.stderr, error.code === "cancelled" ? "Cancelled" : `error: ${error.message}`);
-      if (debug && error.stack) writeLine(io.stderr, error.stack);
+      if (debug) writeLine(io.stderr, debugReport(error));
       return exitCodeFor(error.code);
     }
     // Unexpected: a generic line. Raw driver messages can embed query parameters (ciphertexts).
@@ -62,7 +63,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
       io.stderr,
       `error: unexpected failure (${(error as Error)?.name ?? "unknown"}); rerun with --debug for details.`,
     );
-    if (debug) writeLine(io.stderr, String((error as Error)?.stack ?? error));
+    if (debug) writeLine(io.stderr, debugReport(error));
     return EXIT_FAILURE;
   }
 }

@@ -1,6 +1,11 @@
 import { and, asc, count, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
-import { DatabaseError, integrityErrorCode, violatedConstraint } from "./errors.ts";
+import {
+  DatabaseError,
+  integrityErrorCode,
+  violatedConstraint,
+  withDatabaseErrors,
+} from "./errors.ts";
 import {
   type Mailbox,
   type MailboxPauseReason,
@@ -120,6 +125,7 @@ function mailboxSelector(idOrEmail: string) {
     : eq(sql`lower(${mailboxes.email})`, idOrEmail.toLowerCase());
 }
 
+/** A duplicate email gets its own message; every other failure is mapped by withDatabaseErrors. */
 function rethrowIntegrity(error: unknown, email: string | undefined): never {
   if (
     integrityErrorCode(error) === "unique_violation" &&
@@ -130,18 +136,10 @@ function rethrowIntegrity(error: unknown, email: string | undefined): never {
       `A mailbox for ${email ?? "that email"} already exists (emails are compared case-insensitively).`,
     );
   }
-  const code = integrityErrorCode(error);
-  if (code !== undefined) {
-    // Drizzle's own message embeds the parameters (ciphertexts); never surface it.
-    throw new DatabaseError(
-      code,
-      `The database refused the change (${violatedConstraint(error) ?? code}).`,
-    );
-  }
   throw error;
 }
 
-export async function createMailbox(
+export const createMailbox = withDatabaseErrors(async function createMailbox(
   db: Database,
   sealer: SecretSealer,
   settings: MailboxSettings,
@@ -160,17 +158,19 @@ export async function createMailbox(
   } catch (error) {
     rethrowIntegrity(error, settings.email);
   }
-}
+});
 
-export async function listMailboxes(db: Database): Promise<PublicMailbox[]> {
+export const listMailboxes = withDatabaseErrors(async function listMailboxes(
+  db: Database,
+): Promise<PublicMailbox[]> {
   const rows = await db
     .select(publicColumns)
     .from(mailboxes)
     .orderBy(asc(mailboxes.email), asc(mailboxes.id));
   return rows.map((row) => toPublic(row));
-}
+});
 
-export async function findMailbox(
+export const findMailbox = withDatabaseErrors(async function findMailbox(
   db: Database,
   idOrEmail: string,
 ): Promise<PublicMailbox | undefined> {
@@ -180,25 +180,28 @@ export async function findMailbox(
     .where(mailboxSelector(idOrEmail))
     .limit(1);
   return row === undefined ? undefined : toPublic(row);
-}
+});
 
-export async function getMailbox(db: Database, idOrEmail: string): Promise<PublicMailbox> {
+export const getMailbox = withDatabaseErrors(async function getMailbox(
+  db: Database,
+  idOrEmail: string,
+): Promise<PublicMailbox> {
   const mailbox = await findMailbox(db, idOrEmail);
   if (mailbox === undefined)
     throw new DatabaseError("not_found", `No mailbox matches "${idOrEmail}".`);
   return mailbox;
-}
+});
 
 /** The stored row with its ciphertexts, for code that must decrypt (SMTP, rotation). */
-export async function findMailboxRow(
+export const findMailboxRow = withDatabaseErrors(async function findMailboxRow(
   db: Database,
   idOrEmail: string,
 ): Promise<Mailbox | undefined> {
   const [row] = await db.select().from(mailboxes).where(mailboxSelector(idOrEmail)).limit(1);
   return row;
-}
+});
 
-export async function updateMailbox(
+export const updateMailbox = withDatabaseErrors(async function updateMailbox(
   db: Database,
   sealer: SecretSealer,
   id: string,
@@ -223,7 +226,7 @@ export async function updateMailbox(
     if (error instanceof DatabaseError) throw error;
     rethrowIntegrity(error, changes.email);
   }
-}
+});
 
 const NOT_PAUSED = {
   pauseReason: null,
@@ -233,7 +236,10 @@ const NOT_PAUSED = {
 } as const;
 
 /** Lifts a mailbox's pause (`mailboxes:resume`, a passing `verify-smtp`); its queue sends again. */
-export async function resumeMailbox(db: Database, id: string): Promise<PublicMailbox> {
+export const resumeMailbox = withDatabaseErrors(async function resumeMailbox(
+  db: Database,
+  id: string,
+): Promise<PublicMailbox> {
   const [row] = await db
     .update(mailboxes)
     .set(NOT_PAUSED)
@@ -241,7 +247,7 @@ export async function resumeMailbox(db: Database, id: string): Promise<PublicMai
     .returning(publicColumns);
   if (row === undefined) throw new DatabaseError("not_found", `No mailbox has id ${id}.`);
   return toPublic(row);
-}
+});
 
 export interface MailboxDeletion {
   mailbox: PublicMailbox;
@@ -254,7 +260,10 @@ export interface MailboxDeletion {
  * go with it, in the same transaction; the mailbox row is locked first, so nothing can be
  * enqueued for it in between (an enqueue's foreign-key check waits on that lock).
  */
-export async function deleteMailbox(db: Database, id: string): Promise<MailboxDeletion> {
+export const deleteMailbox = withDatabaseErrors(async function deleteMailbox(
+  db: Database,
+  id: string,
+): Promise<MailboxDeletion> {
   return db.transaction(async (tx) => {
     const [row] = await tx
       .select(publicColumns)
@@ -286,13 +295,15 @@ export async function deleteMailbox(db: Database, id: string): Promise<MailboxDe
     await tx.delete(mailboxes).where(eq(mailboxes.id, id));
     return { mailbox: toPublic(row), finishedMessagesDeleted: finished.length };
   });
-}
+});
 
 /** Whether any secret is stored (every mailbox holds two): a lost key cannot be replaced then. */
-export async function storedSecretsExist(db: Database): Promise<boolean> {
+export const storedSecretsExist = withDatabaseErrors(async function storedSecretsExist(
+  db: Database,
+): Promise<boolean> {
   const rows = await db.select({ id: mailboxes.id }).from(mailboxes).limit(1);
   return rows.length > 0;
-}
+});
 
 export interface RotationReport {
   mailboxes: number;
@@ -314,7 +325,7 @@ function secretsPage(db: Pick<Database, "select">, after: string, limit: number)
 }
 
 /** Ids of mailboxes with a secret that no configured key decrypts (rotation refuses then). */
-export async function undecryptableMailboxIds(
+export const undecryptableMailboxIds = withDatabaseErrors(async function undecryptableMailboxIds(
   db: Database,
   rotator: SecretRotator,
 ): Promise<string[]> {
@@ -333,7 +344,7 @@ export async function undecryptableMailboxIds(
     if (page.length < 500) return failing;
     after = page[page.length - 1]!.id;
   }
-}
+});
 
 /**
  * Re-encrypts every stored secret under the rotator's current key, `batchSize` mailboxes per
@@ -341,7 +352,7 @@ export async function undecryptableMailboxIds(
  * interruption leaves only rows that the configured keys still decrypt. Idempotent: rows already
  * under the current key are skipped and not counted.
  */
-export async function rotateMailboxSecrets(
+export const rotateMailboxSecrets = withDatabaseErrors(async function rotateMailboxSecrets(
   db: Database,
   rotator: SecretRotator,
   options: { batchSize?: number } = {},
@@ -380,4 +391,4 @@ export async function rotateMailboxSecrets(
     if (seen < batchSize || last === undefined) return report;
     after = last;
   }
-}
+});

@@ -3,6 +3,7 @@ import type { Database } from "./client.ts";
 import { rowsOf } from "./rows.ts";
 import type { DeliveryReportKind, OutboundMessageStatus } from "./schema.ts";
 import { type RecipientTrackingCounts, recipientEventCountsJson } from "./tracking.ts";
+import { withDatabaseErrors } from "./errors.ts";
 
 /*
  * Submissions: a message, its stored bytes, one queued outbound row per envelope recipient and
@@ -49,7 +50,10 @@ const toBuffer = (value: Uint8Array | Buffer): Buffer =>
  * trip when it was committed before this statement began; a concurrent duplicate that committed
  * while this one waited needs one more read.
  */
-export async function submitMessage(db: Database, s: Submission): Promise<SubmissionResult> {
+export const submitMessage = withDatabaseErrors(async function submitMessage(
+  db: Database,
+  s: Submission,
+): Promise<SubmissionResult> {
   const recipients = JSON.stringify(s.recipients);
   const key = s.idempotency;
   const gate = key === undefined ? sql`` : sql`WHERE EXISTS (SELECT 1 FROM key_row)`;
@@ -114,9 +118,9 @@ export async function submitMessage(db: Database, s: Submission): Promise<Submis
   const stored = await findStoredResponse(db, s.mailboxId, key.key);
   if (stored === undefined) throw new Error("An idempotency key conflicted but cannot be read.");
   return { outcome: "key_exists", stored };
-}
+});
 
-export async function findStoredResponse(
+export const findStoredResponse = withDatabaseErrors(async function findStoredResponse(
   db: Database,
   mailboxId: string,
   key: string,
@@ -137,10 +141,13 @@ export async function findStoredResponse(
     responseStatus: row.response_status,
     responseBody: row.response_body,
   };
-}
+});
 
 /** Deletes idempotency keys older than `olderThanMs` (callers keep them at least 24 h). */
-export async function pruneIdempotencyKeys(db: Database, olderThanMs: number): Promise<number> {
+export const pruneIdempotencyKeys = withDatabaseErrors(async function pruneIdempotencyKeys(
+  db: Database,
+  olderThanMs: number,
+): Promise<number> {
   const rows = rowsOf<{ key: string }>(
     await db.execute(sql`
       DELETE FROM idempotency_keys
@@ -148,7 +155,7 @@ export async function pruneIdempotencyKeys(db: Database, olderThanMs: number): P
       RETURNING key`),
   );
   return rows.length;
-}
+});
 
 export interface RecipientStatus {
   id: string;
@@ -316,7 +323,7 @@ const messageWithRecipients = sql`
   FROM messages m JOIN mailboxes mb ON mb.id = m.mailbox_id`;
 
 /** One message of the mailbox, or undefined (also for another mailbox's message). */
-export async function getMessageStatus(
+export const getMessageStatus = withDatabaseErrors(async function getMessageStatus(
   db: Database,
   mailboxId: string,
   id: string,
@@ -327,13 +334,13 @@ export async function getMessageStatus(
     ),
   );
   return row === undefined ? undefined : toMessageStatus(row);
-}
+});
 
 /**
  * The mailbox's messages, newest first, `limit` per page after `cursor`. With `status`, only
  * messages with at least one recipient in that status.
  */
-export async function listMessageStatuses(
+export const listMessageStatuses = withDatabaseErrors(async function listMessageStatuses(
   db: Database,
   mailboxId: string,
   options: { limit: number; cursor?: MessageCursor; status?: OutboundMessageStatus },
@@ -354,4 +361,4 @@ export async function listMessageStatuses(
       LIMIT ${options.limit}`),
   );
   return rows.map(toMessageStatus);
-}
+});

@@ -5,7 +5,7 @@ import { readMigrationFiles } from "drizzle-orm/migrator";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import type { DatabaseHandle } from "./client.ts";
-import { DatabaseError, sqlState } from "./errors.ts";
+import { DatabaseError, sqlState, withDatabaseErrors } from "./errors.ts";
 import { rowsOf } from "./rows.ts";
 
 /**
@@ -24,13 +24,15 @@ const MIGRATIONS_CONFIG = {
 };
 
 /** Applies every pending migration (drizzle runs them in one transaction). */
-export async function migrate(handle: DatabaseHandle): Promise<void> {
+export const migrate = withDatabaseErrors(async function migrate(
+  handle: DatabaseHandle,
+): Promise<void> {
   if (handle.driver === "pglite") {
     await migratePglite(handle.db as never, MIGRATIONS_CONFIG);
   } else {
     await migratePostgres(handle.db as never, MIGRATIONS_CONFIG);
   }
-}
+});
 
 /** How many of the code's migrations the database has not applied yet (drizzle's own rule). */
 export async function pendingMigrationCount(handle: DatabaseHandle): Promise<number> {

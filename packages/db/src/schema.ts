@@ -159,6 +159,14 @@ export const mailboxes = pgTable(
     check("mailboxes_email_not_blank", sql`btrim("email") <> ''`),
     check("mailboxes_imap_host_not_blank", sql`btrim("imap_host") <> ''`),
     check("mailboxes_smtp_host_not_blank", sql`btrim("smtp_host") <> ''`),
+    // Length caps (RFC 5321 path, RFC 1035 name, a generous username), so no writer can store
+    // an oversized value and none overflows the lower(email) index.
+    check("mailboxes_email_length", sql`char_length("email") <= 254`),
+    check("mailboxes_imap_host_length", sql`char_length("imap_host") <= 253`),
+    check("mailboxes_smtp_host_length", sql`char_length("smtp_host") <= 253`),
+    check("mailboxes_imap_username_length", sql`char_length("imap_username") <= 256`),
+    check("mailboxes_smtp_username_length", sql`char_length("smtp_username") <= 256`),
+    check("mailboxes_sent_folder_length", sql`char_length("sent_folder") <= 1000`),
     check("mailboxes_imap_port_range", sql`"imap_port" BETWEEN 1 AND 65535`),
     check("mailboxes_smtp_port_range", sql`"smtp_port" BETWEEN 1 AND 65535`),
   ],
@@ -230,6 +238,7 @@ export const messages = pgTable(
       sql`"message_id_header" ~ '^<[^<>@[:space:]]+@[^<>@[:space:]]+>$'`,
     ),
     check("messages_envelope_from_not_blank", sql`btrim("envelope_from") <> ''`),
+    check("messages_envelope_from_length", sql`char_length("envelope_from") <= 254`),
     // RFC 5322's line limit, and one line: a CR or LF would inject headers.
     check(
       "messages_subject_one_line",
@@ -361,6 +370,9 @@ export const outboundMessages = pgTable(
       .on(t.messageId, sql`lower("recipient_email")`)
       .where(sql`"message_id" IS NOT NULL`),
     check("outbound_messages_attempts_non_negative", sql`"attempts" >= 0`),
+    check("outbound_messages_recipient_email_length", sql`char_length("recipient_email") <= 254`),
+    check("outbound_messages_subject_length", sql`char_length("subject") <= 998`),
+    check("outbound_messages_idempotency_key_length", sql`char_length("idempotency_key") <= 255`),
     check(
       "outbound_messages_lease_iff_processing",
       sql`("status" = 'processing') = ("processing_started_at" IS NOT NULL)`,

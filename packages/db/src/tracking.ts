@@ -6,6 +6,7 @@ import {
   type TrackingEventKind,
   type TrackingEventLabel,
 } from "./schema.ts";
+import { withDatabaseErrors } from "./errors.ts";
 
 /*
  * Tracking reads and writes, one statement each. A hit records an event whatever its label;
@@ -68,7 +69,10 @@ export interface ClickHit extends TrackingHit {
  * so they can wait for company). Hits for recipients that do not exist write nothing. Returns
  * how many events were written.
  */
-export async function recordOpens(db: Database, hits: readonly TrackingHit[]): Promise<number> {
+export const recordOpens = withDatabaseErrors(async function recordOpens(
+  db: Database,
+  hits: readonly TrackingHit[],
+): Promise<number> {
   if (hits.length === 0) return 0;
   const rows = JSON.stringify(
     hits.map((hit) => ({
@@ -97,13 +101,16 @@ export async function recordOpens(db: Database, hits: readonly TrackingHit[]): P
       SELECT count(*) AS n FROM event`),
   );
   return Number(row?.n ?? 0);
-}
+});
 
 /**
  * Records a click and returns the stored link it redirects to, or undefined when the recipient
  * or the link does not exist (nothing is written).
  */
-export async function recordClick(db: Database, hit: ClickHit): Promise<string | undefined> {
+export const recordClick = withDatabaseErrors(async function recordClick(
+  db: Database,
+  hit: ClickHit,
+): Promise<string | undefined> {
   const rows = rowsOf<{ url: string }>(
     await db.execute(sql`
       WITH target AS (
@@ -129,7 +136,7 @@ export async function recordClick(db: Database, hit: ClickHit): Promise<string |
       SELECT url FROM target`),
   );
   return rows[0]?.url;
-}
+});
 
 export type LabelCounts = Record<TrackingEventLabel, number>;
 
@@ -172,7 +179,7 @@ export interface TrackingEventRow {
  * A message's events, oldest first, after the `after` cursor (an event id); undefined when the
  * message is not this mailbox's.
  */
-export async function listTrackingEvents(
+export const listTrackingEvents = withDatabaseErrors(async function listTrackingEvents(
   db: Database,
   mailboxId: string,
   messageId: string,
@@ -217,4 +224,4 @@ export async function listTrackingEvents(
       ipPrefix: row.ip_prefix,
       label: row.label,
     }));
-}
+});

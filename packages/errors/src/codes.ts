@@ -31,6 +31,8 @@ export const DATABASE_ERRORS = group({
   lease_lost: "a queue lease expired or was taken over before the work finished",
   invalid_transition: "the message is not in a state that allows this change",
   undecryptable_secret: "a stored secret is not decrypted by any configured key",
+  database_unavailable: "the database could not be reached, or the connection to it was lost",
+  database_failed: "the database could not run a statement; the message names its SQLSTATE",
 });
 
 export const CRYPTO_ERRORS = group({

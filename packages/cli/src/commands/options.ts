@@ -14,7 +14,7 @@ export function withCommonOptions<
   return command
     .option("--json", "print exactly one JSON document on stdout")
     .option("--no-input", "never prompt; take everything from flags and env")
-    .option("--debug", "print stack traces for unexpected errors");
+    .option("--debug", "print stack traces and the cause chain (never query parameters)");
 }
 
 /** The bound for each SMTP wait (connect, greeting, TLS, AUTH); parsed by `parseDuration`. */

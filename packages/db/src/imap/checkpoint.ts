@@ -1,13 +1,14 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../client.ts";
 import { rowsOf } from "../rows.ts";
+import { withDatabaseErrors } from "../errors.ts";
 
 export interface FolderCheckpoint {
   uidValidity: number;
   lastUid: number;
 }
 
-export async function readCheckpoint(
+export const readCheckpoint = withDatabaseErrors(async function readCheckpoint(
   db: Database,
   mailboxId: string,
   folder: string,
@@ -16,10 +17,10 @@ export async function readCheckpoint(
     SELECT uid_validity::float8 AS "uidValidity", last_uid::float8 AS "lastUid"
       FROM imap_checkpoints WHERE mailbox_id = ${mailboxId} AND folder = ${folder}`);
   return rowsOf<FolderCheckpoint>(result)[0];
-}
+});
 
 /** Moves the checkpoint forward (never back within one UIDVALIDITY). */
-export async function saveCheckpoint(
+export const saveCheckpoint = withDatabaseErrors(async function saveCheckpoint(
   db: Database,
   mailboxId: string,
   folder: string,
@@ -33,4 +34,4 @@ export async function saveCheckpoint(
            last_uid = CASE WHEN imap_checkpoints.uid_validity = excluded.uid_validity
                            THEN greatest(imap_checkpoints.last_uid, excluded.last_uid)
                            ELSE excluded.last_uid END`);
-}
+});

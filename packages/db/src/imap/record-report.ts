@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../client.ts";
 import { rowsOf } from "../rows.ts";
 import type { DeliveryReportKind } from "../schema.ts";
+import { withDatabaseErrors } from "../errors.ts";
 
 export interface DeliveryReportInput {
   mailboxId: string;
@@ -36,7 +37,7 @@ export interface RecordResult {
  * the report names; a message with a single recipient takes the report whatever address it
  * names (forwarding changes Final-Recipient). Reports for other mail match nothing.
  */
-export async function recordDeliveryReport(
+export const recordDeliveryReport = withDatabaseErrors(async function recordDeliveryReport(
   db: Database,
   report: DeliveryReportInput,
 ): Promise<RecordResult> {
@@ -76,4 +77,4 @@ export async function recordDeliveryReport(
     recorded: (row?.recorded ?? 0) > 0,
     bounced: (row?.bounced ?? 0) > 0,
   };
-}
+});

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../client.ts";
 import { rowsOf } from "../rows.ts";
+import { withDatabaseErrors } from "../errors.ts";
 
 export interface ClaimedSentCopy {
   /** messages.id */
@@ -18,7 +19,7 @@ export interface ClaimedSentCopy {
  * pending (due) → copying; attempts + 1. Skips locked rows, so any number of workers share the
  * work without copying a message twice at the same time.
  */
-export async function claimSentCopies(
+export const claimSentCopies = withDatabaseErrors(async function claimSentCopies(
   db: Database,
   options: { limit: number; mailboxId?: string },
 ): Promise<ClaimedSentCopy[]> {
@@ -38,4 +39,4 @@ export async function claimSentCopies(
               m.message_id_header AS "messageIdHeader", m.sent_copy_attempts AS "attempt",
               m.sent_copy_folder AS "folder"`);
   return rowsOf<ClaimedSentCopy>(result);
-}
+});

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../client.ts";
 import { rowsOf } from "../rows.ts";
+import { withDatabaseErrors } from "../errors.ts";
 
 /** A claimed copy is identified by its message and the attempt it runs under. */
 export interface SentCopyLease {
@@ -22,7 +23,7 @@ async function endCopy(db: Database, lease: SentCopyLease, set: ReturnType<typeo
 }
 
 /** copying → copied, with where the copy is (folder, UIDVALIDITY, UID). */
-export function markSentCopied(
+export const markSentCopied = withDatabaseErrors(function markSentCopied(
   db: Database,
   lease: SentCopyLease,
   copy: { folder: string; uid: number; uidValidity: number },
@@ -34,22 +35,22 @@ export function markSentCopied(
         sent_copy_uid = ${copy.uid}, sent_copy_uid_validity = ${copy.uidValidity},
         sent_copy_error = NULL`,
   );
-}
+});
 
 /** copying → skipped (the mailbox's sent_copy policy says no). */
-export function markSentCopySkipped(
+export const markSentCopySkipped = withDatabaseErrors(function markSentCopySkipped(
   db: Database,
   lease: SentCopyLease,
   reason: string,
 ): Promise<boolean> {
   return endCopy(db, lease, sql`sent_copy_state = 'skipped', sent_copy_error = ${one(reason)}`);
-}
+});
 
 /**
  * copying → pending after a backoff (1 min doubling, capped at 6 h), or → failed when `final`
  * or after the last attempt. The folder tried is kept, so the next attempt searches it first.
  */
-export function markSentCopyFailed(
+export const markSentCopyFailed = withDatabaseErrors(function markSentCopyFailed(
   db: Database,
   lease: SentCopyLease,
   failure: { error: string; final?: boolean; folder?: string },
@@ -64,10 +65,10 @@ export function markSentCopyFailed(
         sent_copy_folder = coalesce(${failure.folder ?? null}, sent_copy_folder),
         sent_copy_error = ${one(failure.error)}`,
   );
-}
+});
 
 /** copying for longer than `olderThanMs` (a crashed worker) → pending, due now. */
-export async function recoverStaleSentCopies(
+export const recoverStaleSentCopies = withDatabaseErrors(async function recoverStaleSentCopies(
   db: Database,
   options: { olderThanMs: number },
 ): Promise<number> {
@@ -77,4 +78,4 @@ export async function recoverStaleSentCopies(
        AND sent_copy_started_at < now() - ${options.olderThanMs} * interval '1 millisecond'
     RETURNING id`);
   return rowsOf(result).length;
-}
+});

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../client.ts";
-import { DatabaseError } from "../errors.ts";
+import { DatabaseError, withDatabaseErrors } from "../errors.ts";
 import { rowsOf } from "../rows.ts";
 import { mailboxNotPaused } from "./paused.ts";
 import { sqlNow } from "./sql-now.ts";
@@ -15,7 +15,7 @@ import type { ClaimedMessage, QueueClock } from "./types.ts";
  * the cost does not grow with finished rows. Messages of paused mailboxes are passed over
  * (paused.ts).
  */
-export async function claim(
+export const claim = withDatabaseErrors(async function claim(
   db: Database,
   options: { limit: number; owner: string; clock?: QueueClock },
 ): Promise<ClaimedMessage[]> {
@@ -50,4 +50,4 @@ export async function claim(
     attempts: row.attempts,
     lease: { id: row.id, owner: options.owner, attempt: row.attempts },
   }));
-}
+});

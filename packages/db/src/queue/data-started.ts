@@ -4,6 +4,7 @@ import { rowsOf } from "../rows.ts";
 import { STILL_HELD, finishResult, leaseRows, LEASE_COLUMNS } from "./end-lease.ts";
 import { sqlNow } from "./sql-now.ts";
 import type { FinishResult, Lease, QueueClock } from "./types.ts";
+import { withDatabaseErrors } from "../errors.ts";
 
 /**
  * processing → processing with `data_started_at`: written, and committed, before the first byte
@@ -11,7 +12,7 @@ import type { FinishResult, Lease, QueueClock } from "./types.ts";
  * (`outcome_unknown`) instead of queueing it again. Fenced like a finish: a refused lease means
  * another worker owns the row and the body must not be sent. One round trip for any number.
  */
-export async function markDataStarted(
+export const markDataStarted = withDatabaseErrors(async function markDataStarted(
   db: Database,
   leases: readonly Lease[],
   clock?: QueueClock,
@@ -28,4 +29,4 @@ export async function markDataStarted(
     leases,
     rows.map((r) => r.id),
   );
-}
+});

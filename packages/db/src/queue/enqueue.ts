@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../client.ts";
-import { DatabaseError } from "../errors.ts";
+import { DatabaseError, withDatabaseErrors } from "../errors.ts";
 import { rowsOf } from "../rows.ts";
 import { type OutboundMessageStatus, outboundMessages as t } from "../schema.ts";
 import type { EnqueueInput, EnqueueResult } from "./types.ts";
@@ -10,7 +10,7 @@ import type { EnqueueInput, EnqueueResult } from "./types.ts";
  * an idempotency key already existed). The rows travel as one JSON parameter, so a batch of any
  * size is one short statement on both drivers.
  */
-export async function enqueue(
+export const enqueue = withDatabaseErrors(async function enqueue(
   db: Database,
   mailboxId: string,
   inputs: EnqueueInput | readonly EnqueueInput[],
@@ -72,4 +72,4 @@ export async function enqueue(
       throw new DatabaseError("unexpected_state", "An idempotent enqueue lost its row.");
     return found;
   });
-}
+});

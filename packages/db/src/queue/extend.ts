@@ -4,6 +4,7 @@ import { rowsOf } from "../rows.ts";
 import { LEASE_COLUMNS, STILL_HELD, finishResult, leaseRows } from "./end-lease.ts";
 import { sqlNow } from "./sql-now.ts";
 import type { Lease, QueueClock } from "./types.ts";
+import { withDatabaseErrors } from "../errors.ts";
 
 export interface ExtendResult {
   /** Ids whose lease is renewed: still held by this owner and attempt. */
@@ -17,7 +18,7 @@ export interface ExtendResult {
  * its lease (fenced like the finishes), in one statement for any number of leases. A row
  * recovered and claimed by another worker (attempt + 1) or already finished is not touched.
  */
-export async function extendLeases(
+export const extendLeases = withDatabaseErrors(async function extendLeases(
   db: Database,
   leases: readonly Lease[],
   clock?: QueueClock,
@@ -36,4 +37,4 @@ export async function extendLeases(
     rows.map((r) => r.id),
   );
   return { extended: result.finished, lost: result.rejected };
-}
+});

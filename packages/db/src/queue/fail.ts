@@ -7,13 +7,14 @@ import { REPLY_COLUMNS, SET_REPLY, replyFields } from "./reply-columns.ts";
 import { scrubErrorText } from "./scrub.ts";
 import { sqlNow } from "./sql-now.ts";
 import type { Failure, FinishResult, Lease, QueueClock } from "./types.ts";
+import { withDatabaseErrors } from "../errors.ts";
 
 /**
  * processing → queued (retry after a backoff) | failed (the attempt was the last, or the failure
  * is `final`). Every failure appends a line to `error_log` and records its code and reply. The delay is drawn in TypeScript (injectable randomness) and
  * travels with each lease; one round trip for any number of failures.
  */
-export function markFailedMany(
+export const markFailedMany = withDatabaseErrors(function markFailedMany(
   db: Database,
   failures: readonly Failure[],
   policy: RetryPolicy = DEFAULT_RETRY_POLICY,
@@ -43,9 +44,9 @@ export function markFailedMany(
         ${SET_REPLY}, ${appendErrorLog(now, sql`l.attempt`, sql`l.error`)}`,
     sql`${LEASE_COLUMNS}, status outbound_message_status, delay_ms bigint, error text, ${REPLY_COLUMNS}`,
   );
-}
+});
 
-export async function markFailed(
+export const markFailed = withDatabaseErrors(async function markFailed(
   db: Database,
   lease: Lease,
   error: string,
@@ -53,4 +54,4 @@ export async function markFailed(
   clock?: QueueClock,
 ): Promise<void> {
   requireHeld(await markFailedMany(db, [{ ...lease, error }], policy, clock), lease);
-}
+});

@@ -6,6 +6,7 @@ import { REPLY_COLUMNS, SET_REPLY, replyFields } from "./reply-columns.ts";
 import { scrubErrorText } from "./scrub.ts";
 import { sqlNow } from "./sql-now.ts";
 import type { Finish, FinishResult, Lease, QueueClock } from "./types.ts";
+import { withDatabaseErrors } from "../errors.ts";
 
 /**
  * processing → sent | bounced, for the lease holder only; one round trip for any number. Each
@@ -34,23 +35,31 @@ function finishMany(
   return endLeases(db, rows, changes, sql`${LEASE_COLUMNS}, ${REPLY_COLUMNS}, error text`);
 }
 
-export async function markSent(db: Database, lease: Lease, clock?: QueueClock): Promise<void> {
+export const markSent = withDatabaseErrors(async function markSent(
+  db: Database,
+  lease: Lease,
+  clock?: QueueClock,
+): Promise<void> {
   requireHeld(await finishMany(db, [lease], "sent", clock), lease);
-}
-export function markSentMany(
+});
+export const markSentMany = withDatabaseErrors(function markSentMany(
   db: Database,
   finishes: readonly Finish[],
   clock?: QueueClock,
 ): Promise<FinishResult> {
   return finishMany(db, finishes, "sent", clock);
-}
-export async function markBounced(db: Database, lease: Lease, clock?: QueueClock): Promise<void> {
+});
+export const markBounced = withDatabaseErrors(async function markBounced(
+  db: Database,
+  lease: Lease,
+  clock?: QueueClock,
+): Promise<void> {
   requireHeld(await finishMany(db, [lease], "bounced", clock), lease);
-}
-export function markBouncedMany(
+});
+export const markBouncedMany = withDatabaseErrors(function markBouncedMany(
   db: Database,
   finishes: readonly Finish[],
   clock?: QueueClock,
 ): Promise<FinishResult> {
   return finishMany(db, finishes, "bounced", clock);
-}
+});

@@ -4,6 +4,7 @@ import { rowsOf } from "../rows.ts";
 import { appendErrorLog } from "./error-log.ts";
 import { sqlNow } from "./sql-now.ts";
 import type { QueueClock } from "./types.ts";
+import { withDatabaseErrors } from "../errors.ts";
 
 /**
  * failed → queued, due now, by an operator's deliberate choice (`messages:retry`, the API): the
@@ -12,7 +13,7 @@ import type { QueueClock } from "./types.ts";
  * `recipientId` to that one recipient of the submission `id`. Returns the ids queued again;
  * rows in any other state are left alone.
  */
-export async function retryFailed(
+export const retryFailed = withDatabaseErrors(async function retryFailed(
   db: Database,
   id: string,
   options: { mailboxId?: string; recipientId?: string; clock?: QueueClock } = {},
@@ -29,4 +30,4 @@ export async function retryFailed(
       RETURNING o.id`),
   );
   return rows.map((r) => r.id);
-}
+});

@@ -7,6 +7,7 @@ import { REPLY_COLUMNS, SET_REPLY, replyFields } from "./reply-columns.ts";
 import { scrubErrorText } from "./scrub.ts";
 import { sqlNow } from "./sql-now.ts";
 import type { FinishResult, Lease, QueueClock, SendRecord } from "./types.ts";
+import { withDatabaseErrors } from "../errors.ts";
 
 /** A send stopped by the mailbox, not the message: a provider limit, or TLS/auth trouble. */
 export interface Pause extends Lease, SendRecord {
@@ -25,7 +26,7 @@ const OPERATOR = sql.raw(OPERATOR_PAUSE_REASONS.map((r) => `'${r}'`).join(", "))
  * message waits out a timed pause (`next_retry_at`), or the operator's fix (claims skip paused
  * mailboxes). An operator pause is never shortened into a timed one.
  */
-export function pauseMany(
+export const pauseMany = withDatabaseErrors(function pauseMany(
   db: Database,
   pauses: readonly Pause[],
   clock?: QueueClock,
@@ -61,4 +62,4 @@ export function pauseMany(
     columns,
     pausedMailboxes,
   );
-}
+});

@@ -6,6 +6,7 @@ import { appendErrorLog } from "./error-log.ts";
 import { DEFAULT_LEASE_MS, assertRecoveryRespectsLease } from "./lease.ts";
 import { sqlNow } from "./sql-now.ts";
 import type { QueueClock, RecoveryResult } from "./types.ts";
+import { withDatabaseErrors } from "../errors.ts";
 
 /**
  * processing (lease not renewed for `olderThanMs`) → queued | failed. Such a row belongs to a
@@ -18,7 +19,7 @@ import type { QueueClock, RecoveryResult } from "./types.ts";
  * DEFAULT_LEASE_MS). Any number of workers may run this at once: `SKIP LOCKED` passes over
  * rows another recovery (or a renewal) is touching, so none waits and none recovers a row twice.
  */
-export async function recoverStale(
+export const recoverStale = withDatabaseErrors(async function recoverStale(
   db: Database,
   options: { olderThanMs: number; leaseMs?: number; maxAttempts?: number; clock?: QueueClock },
 ): Promise<RecoveryResult> {
@@ -51,4 +52,4 @@ export async function recoverStale(
     failed: rows.filter((r) => r.status === "failed").map((r) => r.id),
     outcomeUnknown: rows.filter((r) => r.error_code === "outcome_unknown").map((r) => r.id),
   };
-}
+});

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../client.ts";
 import { rowsOf } from "../rows.ts";
 import type { MailboxPauseReason, MailboxTlsMode } from "../schema.ts";
+import { withDatabaseErrors } from "../errors.ts";
 
 /** Everything a sender needs for one claimed recipient row, read in one round trip per batch. */
 export interface SendInput {
@@ -37,7 +38,7 @@ const toBuffer = (value: unknown): Buffer | undefined =>
           (value as Uint8Array).byteLength,
         );
 
-export async function loadSendInputs(
+export const loadSendInputs = withDatabaseErrors(async function loadSendInputs(
   db: Database,
   ids: readonly string[],
 ): Promise<Map<string, SendInput>> {
@@ -81,4 +82,4 @@ export async function loadSendInputs(
       },
     ]),
   );
-}
+});

@@ -1,0 +1,10 @@
+ALTER TABLE "mailboxes" ADD CONSTRAINT "mailboxes_email_length" CHECK (char_length("email") <= 254);--> statement-breakpoint
+ALTER TABLE "mailboxes" ADD CONSTRAINT "mailboxes_imap_host_length" CHECK (char_length("imap_host") <= 253);--> statement-breakpoint
+ALTER TABLE "mailboxes" ADD CONSTRAINT "mailboxes_smtp_host_length" CHECK (char_length("smtp_host") <= 253);--> statement-breakpoint
+ALTER TABLE "mailboxes" ADD CONSTRAINT "mailboxes_imap_username_length" CHECK (char_length("imap_username") <= 256);--> statement-breakpoint
+ALTER TABLE "mailboxes" ADD CONSTRAINT "mailboxes_smtp_username_length" CHECK (char_length("smtp_username") <= 256);--> statement-breakpoint
+ALTER TABLE "mailboxes" ADD CONSTRAINT "mailboxes_sent_folder_length" CHECK (char_length("sent_folder") <= 1000);--> statement-breakpoint
+ALTER TABLE "messages" ADD CONSTRAINT "messages_envelope_from_length" CHECK (char_length("envelope_from") <= 254);--> statement-breakpoint
+ALTER TABLE "outbound_messages" ADD CONSTRAINT "outbound_messages_recipient_email_length" CHECK (char_length("recipient_email") <= 254);--> statement-breakpoint
+ALTER TABLE "outbound_messages" ADD CONSTRAINT "outbound_messages_subject_length" CHECK (char_length("subject") <= 998);--> statement-breakpoint
+ALTER TABLE "outbound_messages" ADD CONSTRAINT "outbound_messages_idempotency_key_length" CHECK (char_length("idempotency_key") <= 255);
