@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import {
   DatabaseError,
@@ -255,10 +255,16 @@ export interface MailboxDeletion {
   finishedMessagesDeleted: number;
 }
 
+const FINISHED = ["sent", "failed", "bounced"] as const;
+
 /**
- * Deletes a mailbox unless mail is still queued or processing for it. Finished message records
- * go with it, in the same transaction; the mailbox row is locked first, so nothing can be
- * enqueued for it in between (an enqueue's foreign-key check waits on that lock).
+ * Deletes a mailbox and its finished message records (sent, failed, bounced) in one
+ * transaction, unless other mail remains. Only finished rows are deleted, and the status is
+ * re-checked row by row as they are deleted, so a row requeued meanwhile (failed → queued by a
+ * concurrent transaction) stays; the ON DELETE RESTRICT foreign keys then refuse to delete its
+ * message and the mailbox (`still_has_mail`). There is no count to go stale between a check and
+ * the delete. The mailbox row is locked first, so nothing can be enqueued for it in between (an
+ * enqueue's foreign-key check waits on that lock).
  */
 export const deleteMailbox = withDatabaseErrors(async function deleteMailbox(
   db: Database,
@@ -271,28 +277,23 @@ export const deleteMailbox = withDatabaseErrors(async function deleteMailbox(
       .where(eq(mailboxes.id, id))
       .for("update");
     if (row === undefined) throw new DatabaseError("not_found", `No mailbox has id ${id}.`);
-    const [active] = await tx
-      .select({ n: count() })
-      .from(outboundMessages)
-      .where(
-        and(
-          eq(outboundMessages.mailboxId, id),
-          inArray(outboundMessages.status, ["queued", "processing"]),
-        ),
-      );
-    if ((active?.n ?? 0) > 0) {
-      throw new DatabaseError(
-        "still_has_mail",
-        `Mailbox ${row.email} still has ${active!.n} queued or in-flight message(s); let them finish (or fail) before deleting it.`,
-      );
-    }
     const finished = await tx
       .delete(outboundMessages)
-      .where(eq(outboundMessages.mailboxId, id))
+      .where(
+        and(eq(outboundMessages.mailboxId, id), inArray(outboundMessages.status, [...FINISHED])),
+      )
       .returning({ id: outboundMessages.id });
-    // Their submissions go too (bodies and idempotency keys cascade from them).
-    await tx.delete(messages).where(eq(messages.mailboxId, id));
-    await tx.delete(mailboxes).where(eq(mailboxes.id, id));
+    try {
+      // Their submissions go too (bodies and idempotency keys cascade from them).
+      await tx.delete(messages).where(eq(messages.mailboxId, id));
+      await tx.delete(mailboxes).where(eq(mailboxes.id, id));
+    } catch (error) {
+      if (integrityErrorCode(error) !== "foreign_key_violation") throw error;
+      throw new DatabaseError(
+        "still_has_mail",
+        `Mailbox ${row.email} still has queued or in-flight mail; let it finish (or fail) before deleting it.`,
+      );
+    }
     return { mailbox: toPublic(row), finishedMessagesDeleted: finished.length };
   });
 });

@@ -308,8 +308,8 @@ export const outboundMessages = pgTable(
   {
     id: uuid("id").primaryKey().defaultRandom(),
     /**
-     * ON DELETE RESTRICT: the database never drops mail on its own. `mailboxes:delete` refuses
-     * while mail is queued or processing, and removes finished records in the same transaction.
+     * ON DELETE RESTRICT: the database never drops mail on its own. `mailboxes:delete` deletes
+     * finished records only, and this key refuses the mailbox while anything else remains.
      */
     mailboxId: uuid("mailbox_id")
       .notNull()
