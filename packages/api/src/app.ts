@@ -18,7 +18,7 @@ import {
 } from "fastify-type-provider-zod";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { MailboxDirectory, authenticate } from "./auth.ts";
-import { type ApiConfig, DEFAULT_API_CONFIG, bodyLimitFor } from "./config.ts";
+import { type ApiConfig, DEFAULT_API_CONFIG, type TrackingConfig, bodyLimitFor } from "./config.ts";
 import { ApiProblem, handleError, sendProblem } from "./problems.ts";
 import { ROUTES } from "./routes/index.ts";
 
@@ -35,6 +35,8 @@ export interface RouteContext {
   db: Database;
   config: ApiConfig;
   directory: MailboxDirectory;
+  /** PUBLIC_URL and TRACKING_SECRET; undefined: tracking is refused (400). */
+  tracking: TrackingConfig | undefined;
   /** onRequest hooks for a route that needs a token granting any of `permissions`. */
   guard: (...permissions: [Permission, ...Permission[]]) => onRequestAsyncHookHandler[];
 }
@@ -50,6 +52,9 @@ export interface AppOptions {
   logger?: FastifyServerOptions["logger"];
   /** Route files besides the built-in ones. */
   routes?: readonly RouteModule[];
+  tracking?: TrackingConfig;
+  /** Fastify's `trustProxy` (TRUST_PROXY): which proxies' X-Forwarded-For is believed. */
+  trustProxy?: boolean | string[];
 }
 
 /** Idempotency keys are kept at least this long. */
@@ -63,6 +68,9 @@ export async function buildApp(options: AppOptions): Promise<ApiInstance> {
     // One line per request from the onResponse hook below: no URLs with queries, no bodies.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    trustProxy: options.trustProxy ?? false,
+    // Tracking tokens are ~47 characters; a longer made-up one still gets the pixel.
+    maxParamLength: 1024,
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -123,6 +131,7 @@ export async function buildApp(options: AppOptions): Promise<ApiInstance> {
     db: options.db,
     config,
     directory,
+    tracking: options.tracking,
     guard: (...permissions) => [
       authenticate(options.verifier, directory, permissions),
       app.rateLimit(),

@@ -31,34 +31,54 @@ export function authOf(request: FastifyRequest): AuthContext {
 }
 
 /**
- * Mailbox id → address, read once and kept for `ttlMs`, so a submission costs one statement.
+ * Mailbox id → address (and tracking defaults), read once and kept for `ttlMs`, so a submission costs one statement.
  * Staleness is bounded: the submit statement writes only while the address still matches, and
  * a deleted mailbox's tokens stop working within `ttlMs` on reads.
  */
 export class MailboxDirectory {
-  readonly #entries = new Map<string, { email: string | undefined; expires: number }>();
+  readonly #entries = new Map<string, { mailbox: DirectoryEntry | undefined; expires: number }>();
   constructor(
     private readonly db: Database,
     private readonly ttlMs = 10_000,
   ) {}
 
-  async emailOf(id: string): Promise<string | undefined> {
+  async #read(id: string): Promise<DirectoryEntry | undefined> {
     const now = Date.now();
     const cached = this.#entries.get(id);
-    if (cached !== undefined && cached.expires > now) return cached.email;
+    if (cached !== undefined && cached.expires > now) return cached.mailbox;
     const [row] = await this.db
-      .select({ email: mailboxes.email })
+      .select({
+        email: mailboxes.email,
+        trackOpens: mailboxes.trackOpens,
+        trackClicks: mailboxes.trackClicks,
+      })
       .from(mailboxes)
       .where(eq(mailboxes.id, id));
     // Bounded: forget everything rather than grow without limit.
     if (this.#entries.size >= 10_000) this.#entries.clear();
-    this.#entries.set(id, { email: row?.email, expires: now + this.ttlMs });
-    return row?.email;
+    this.#entries.set(id, { mailbox: row, expires: now + this.ttlMs });
+    return row;
+  }
+
+  async emailOf(id: string): Promise<string | undefined> {
+    return (await this.#read(id))?.email;
+  }
+
+  /** The mailbox's tracking defaults, for submissions that do not say. */
+  async trackingDefaultsOf(id: string): Promise<{ opens: boolean; clicks: boolean }> {
+    const mailbox = await this.#read(id);
+    return { opens: mailbox?.trackOpens ?? false, clicks: mailbox?.trackClicks ?? false };
   }
 
   forget(id: string): void {
     this.#entries.delete(id);
   }
+}
+
+interface DirectoryEntry {
+  email: string;
+  trackOpens: boolean;
+  trackClicks: boolean;
 }
 
 const REALM = 'realm="imap-proxy"';

@@ -1,4 +1,6 @@
+import { isIP } from "node:net";
 import { CodedError } from "@imap-proxy/errors";
+import { TrackingKeys } from "@imap-proxy/tracking";
 
 /** Settings of the HTTP API, each with its default and its environment variable. */
 export interface ApiConfig {
@@ -50,4 +52,70 @@ export function apiConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfi
  */
 export function bodyLimitFor(maxMessageBytes: number): number {
   return Math.ceil((maxMessageBytes * 4) / 3) + 64 * 1024;
+}
+
+/** Where tracking links point and how their tokens are signed; absent: tracking is refused. */
+export interface TrackingConfig {
+  /** PUBLIC_URL without a trailing slash, e.g. `https://mail.example.com` (a path is kept). */
+  publicUrl: string;
+  keys: TrackingKeys;
+}
+
+/**
+ * PUBLIC_URL and TRACKING_SECRET. Both unset: undefined (asking for tracking is a 400). One
+ * without the other, or a malformed value, is a start-up error naming the variable.
+ */
+export function trackingConfigFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): TrackingConfig | undefined {
+  const url = env.PUBLIC_URL ?? "";
+  const secret = env.TRACKING_SECRET ?? "";
+  if (url === "" && secret === "") return undefined;
+  if (url === "")
+    throw new ApiConfigError("TRACKING_SECRET is set but PUBLIC_URL is not: tracking needs both.");
+  if (secret === "")
+    throw new ApiConfigError(
+      "PUBLIC_URL is set but TRACKING_SECRET is not: tracking links need a signing secret.",
+    );
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ApiConfigError(`PUBLIC_URL must be an absolute http(s) URL (it is "${url}").`);
+  }
+  if (!/^https?:$/.test(parsed.protocol) || parsed.search !== "" || parsed.hash !== "") {
+    throw new ApiConfigError(
+      `PUBLIC_URL must be an http(s) URL without query or fragment (it is "${url}").`,
+    );
+  }
+  return {
+    publicUrl: parsed.href.replace(/\/+$/, ""),
+    keys: TrackingKeys.parse(secret),
+  };
+}
+
+/**
+ * TRUST_PROXY, Fastify's `trustProxy`: unset = no proxy (the socket's address is the client's),
+ * `true` (believe X-Forwarded-For from anyone: only behind a proxy that sets it), or
+ * comma-separated addresses/CIDRs of the proxies in front.
+ */
+export function trustProxyFromEnv(env: NodeJS.ProcessEnv = process.env): boolean | string[] {
+  const text = (env.TRUST_PROXY ?? "").trim();
+  if (text === "" || text === "false") return false;
+  if (text === "true") return true;
+  const entries = text.split(",").map((entry) => entry.trim());
+  for (const entry of entries) {
+    const [address = "", prefix] = entry.split("/");
+    const family = isIP(address);
+    const maxPrefix = family === 4 ? 32 : 128;
+    if (
+      family === 0 ||
+      (prefix !== undefined && (!/^[0-9]{1,3}$/.test(prefix) || Number(prefix) > maxPrefix))
+    ) {
+      throw new ApiConfigError(
+        `TRUST_PROXY must be true or comma-separated IP addresses/CIDRs (bad entry "${entry}").`,
+      );
+    }
+  }
+  return entries;
 }

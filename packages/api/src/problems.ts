@@ -8,6 +8,7 @@ import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 export const PROBLEMS = {
   validation_failed: { status: 400, title: "The request is not valid" },
   malformed_json: { status: 400, title: "The request body is not valid JSON" },
+  tracking_unavailable: { status: 400, title: "Tracking is not configured on this server" },
   invalid_token: { status: 401, title: "The bearer token is missing or invalid" },
   insufficient_scope: { status: 403, title: "The token does not grant this" },
   permission_renamed: { status: 403, title: "The token carries a renamed permission" },

@@ -4,7 +4,7 @@ import { SignJWT } from "jose";
 import { type SignerConfig, hmacKeyFromSecret, issueToken } from "@imap-proxy/auth";
 import { createMailbox } from "@imap-proxy/db";
 import { type TestDatabase, openTestDatabase } from "@imap-proxy/testing/database";
-import { type ApiConfig, type ApiInstance, buildApp } from "../src/index.ts";
+import { type ApiConfig, type ApiInstance, type AppOptions, buildApp } from "../src/index.ts";
 
 export const JWT_SECRET = "test-secret-for-the-api-tests-0123456789";
 
@@ -25,6 +25,7 @@ const sealer = { encryptSecret: (plain: string) => `gAAAA${Buffer.from(plain).to
 export async function openTestApi(
   config: Partial<ApiConfig> = {},
   database?: TestDatabase,
+  options: Pick<AppOptions, "tracking" | "trustProxy"> = {},
 ): Promise<TestApi> {
   const db = database ?? (await openTestDatabase());
   const key = await hmacKeyFromSecret(JWT_SECRET);
@@ -45,6 +46,7 @@ export async function openTestApi(
     db: db.db,
     verifier: signer,
     config,
+    ...options,
     logger: { level: "info", stream },
   });
   await app.ready();

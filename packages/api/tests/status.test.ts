@@ -238,7 +238,7 @@ describe("protection", () => {
     );
     for (const operation of documented) {
       const [method, path] = operation.split(" ") as [string, string];
-      const url = path.replace("{id}", ":id");
+      const url = path.replace("{id}", ":id").replace("{token}", ":token");
       expect(api.app.hasRoute({ method: method, url }), operation).toBe(true);
     }
     expect(documented.sort()).toEqual(
@@ -249,6 +249,9 @@ describe("protection", () => {
         "GET /v1/messages",
         "GET /v1/messages/{id}",
         "POST /v1/messages/{id}/retry",
+        "GET /v1/messages/{id}/events",
+        "GET /t/o/{token}",
+        "GET /t/c/{token}",
       ].sort(),
     );
     const submit = document.paths["/v1/messages"].post;

@@ -12,6 +12,7 @@ const EXIT_CODES: Partial<Record<ErrorCode, number>> = {
   secret_in_argv: EXIT_USAGE,
   unreadable_secret_file: EXIT_USAGE,
   invalid_tls_mode: EXIT_USAGE,
+  invalid_tracking_secret: EXIT_USAGE,
   port_mode_mismatch: EXIT_USAGE,
   confirmation_required: EXIT_USAGE,
   no_mailboxes: EXIT_USAGE,

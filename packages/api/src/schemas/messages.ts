@@ -1,4 +1,9 @@
-import { DELIVERY_REPORT_KINDS, OUTBOUND_MESSAGE_STATUSES } from "@imap-proxy/db/schema";
+import {
+  DELIVERY_REPORT_KINDS,
+  OUTBOUND_MESSAGE_STATUSES,
+  TRACKING_EVENT_KINDS,
+  TRACKING_EVENT_LABELS,
+} from "@imap-proxy/db/schema";
 import { z } from "zod";
 
 /*
@@ -70,6 +75,16 @@ export const SubmitMessageBody = z
     headers: Headers.optional(),
     attachments: z.array(Attachment).max(100).optional(),
     fromName: oneLine(200).optional().describe("Display name; the address is the mailbox's"),
+    tracking: z
+      .object({
+        opens: z.boolean().optional().describe("Add one 1×1 pixel to the HTML"),
+        clicks: z.boolean().optional().describe("Send the HTML's http(s) links through /t/c"),
+      })
+      .strict()
+      .optional()
+      .describe(
+        "Open/click tracking of the HTML part; each field left out takes the mailbox's default (off unless set). Needs PUBLIC_URL",
+      ),
   })
   .strict()
   .superRefine((body, context) => {
@@ -178,3 +193,28 @@ export const MessageList = z
     nextCursor: z.string().nullable().describe("Pass as cursor for the next page; null at the end"),
   })
   .meta({ id: "MessageList" });
+
+export const ListEventsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().max(200).optional().describe("nextCursor of the previous page"),
+});
+
+export const EventList = z
+  .object({
+    data: z.array(
+      z.object({
+        recipientId: z.uuid(),
+        email: z.string(),
+        kind: z.enum(TRACKING_EVENT_KINDS),
+        url: z.string().nullable().describe("The clicked link (as stored); null for opens"),
+        occurredAt: timestamp,
+        userAgent: z.string().nullable(),
+        ipPrefix: z.string().nullable().describe("The client's network: IPv4 /24, IPv6 /48"),
+        label: z
+          .enum(TRACKING_EVENT_LABELS)
+          .describe("human, proxy (image proxies) or bot; bots never set openedAt/clickedAt"),
+      }),
+    ),
+    nextCursor: z.string().nullable().describe("Pass as cursor for the next page; null at the end"),
+  })
+  .meta({ id: "EventList" });

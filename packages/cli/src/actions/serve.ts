@@ -1,5 +1,11 @@
 import { verifierFromEnv } from "@imap-proxy/auth";
-import { apiConfigFromEnv, buildApp, startServer } from "@imap-proxy/api";
+import {
+  apiConfigFromEnv,
+  buildApp,
+  startServer,
+  trackingConfigFromEnv,
+  trustProxyFromEnv,
+} from "@imap-proxy/api";
 import { imapExtraCaFromEnv } from "@imap-proxy/imap";
 import { startSender } from "@imap-proxy/sender";
 import { extraCaFromEnv } from "@imap-proxy/smtp";
@@ -41,6 +47,8 @@ export async function runServe(flags: ServeFlags, io: Io): Promise<void> {
   // Configuration errors stop the start before the database is opened.
   const verifier = await verifierFromEnv(io.env);
   const config = apiConfigFromEnv(io.env);
+  const tracking = trackingConfigFromEnv(io.env);
+  const trustProxy = trustProxyFromEnv(io.env);
   const target = databaseTargetFromEnv(io.env);
   // The embedded database is one process: serve is the sender there. On Postgres, sending is
   // `imap-proxy worker`'s job unless --worker asks for it here too.
@@ -57,6 +65,8 @@ export async function runServe(flags: ServeFlags, io: Io): Promise<void> {
         db: handle.db,
         verifier,
         config,
+        ...(tracking === undefined ? {} : { tracking }),
+        trustProxy,
         logger: { level: io.env.LOG_LEVEL || "info", stream: io.stdout },
       });
       const server = await startServer(app, { host, port });

@@ -7,6 +7,7 @@ import { uuidv7 } from "../../ids.ts";
 import { ApiProblem } from "../../problems.ts";
 import { SubmitHeaders, SubmitMessageBody, SubmitResponse } from "../../schemas/messages.ts";
 import { problemResponses } from "../../schemas/problem.ts";
+import { composeTracked } from "../../tracked.ts";
 
 const ACCEPTED = 202;
 
@@ -24,7 +25,7 @@ function sendStored(reply: FastifyReply, status: number, body: string, id: strin
  * POST /v1/messages: compose once, store the bytes, queue one row per envelope recipient —
  * one database statement (a second only to replay a concurrent duplicate's response).
  */
-export const submitMessage: RouteModule = (app, { db, config, directory, guard }) => {
+export const submitMessage: RouteModule = (app, { db, config, directory, guard, tracking }) => {
   app.post(
     "/v1/messages",
     {
@@ -45,12 +46,26 @@ export const submitMessage: RouteModule = (app, { db, config, directory, guard }
       const body = request.body;
       const key = request.headers["idempotency-key"];
       const sha256 = requestSha256(body);
+      const defaults = await directory.trackingDefaultsOf(auth.mailboxId);
+      const wanted = {
+        opens: body.tracking?.opens ?? defaults.opens,
+        clicks: body.tracking?.clicks ?? defaults.clicks,
+      };
+      if ((wanted.opens || wanted.clicks) && tracking === undefined) {
+        throw new ApiProblem(
+          "tracking_unavailable",
+          body.tracking?.opens || body.tracking?.clicks
+            ? "Tracking needs the server's public address: set PUBLIC_URL and TRACKING_SECRET, or leave tracking out."
+            : "This mailbox tracks by default, but the server has no PUBLIC_URL: set it, or send with tracking off.",
+        );
+      }
       let email = auth.mailboxEmail;
       // A second pass only when the mailbox's address changed since it was cached.
       for (let pass = 0; pass < 2; pass++) {
         const id = uuidv7();
         const messageIdHeader = messageIdHeaderFor(id, email);
-        const composed = await composeMessage(body, { email, messageIdHeader, date: new Date() });
+        const sender = { email, messageIdHeader, date: new Date() };
+        const composed = await composeMessage(body, sender);
         if (composed.raw.length > config.maxMessageBytes) {
           throw new ApiProblem(
             "message_too_large",
@@ -61,6 +76,13 @@ export const submitMessage: RouteModule = (app, { db, config, directory, guard }
           id: uuidv7(),
           email: address,
         }));
+        const tracked =
+          tracking !== undefined && (wanted.opens || wanted.clicks)
+            ? await composeTracked(body, sender, composed, recipients, wanted, {
+                tracking,
+                maxMessageBytes: config.maxMessageBytes,
+              })
+            : undefined;
         const response: SubmitResponse = {
           id,
           messageId: messageIdHeader,
@@ -77,6 +99,7 @@ export const submitMessage: RouteModule = (app, { db, config, directory, guard }
           raw: composed.raw,
           requestSha256: sha256,
           recipients,
+          ...(tracked === undefined ? {} : { tracking: tracked }),
           ...(key === undefined
             ? {}
             : { idempotency: { key, responseStatus: ACCEPTED, responseBody } }),
