@@ -332,7 +332,7 @@ describe("the pixel and the redirect", () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const page = (
+      const page: { data: typeof seen; nextCursor: string | null } = (
         await api.app.inject({
           method: "GET",
           url: `/v1/messages/${created.id}/events?limit=3${cursor ? `&cursor=${cursor}` : ""}`,

@@ -29,13 +29,15 @@ export const trackOpen: RouteModule = (app, { db, tracking }) => {
     async (request, reply) => {
       const target = tracking?.keys.verify(request.params.token);
       if (target?.kind === "open") recorder.add(hitOf(request, target.recipientId));
-      return reply
-        .header("cache-control", "no-store, private")
-        .header("referrer-policy", "no-referrer")
-        .type("image/gif")
-        .serializer((payload) => payload)
-        // The documented schema says "a string" for OpenAPI; the bytes go out as they are.
-        .send(TRACKING_PIXEL_GIF as unknown as string);
+      return (
+        reply
+          .header("cache-control", "no-store, private")
+          .header("referrer-policy", "no-referrer")
+          .type("image/gif")
+          .serializer((payload: unknown) => payload as string)
+          // The documented schema says "a string" for OpenAPI; the bytes go out as they are.
+          .send(TRACKING_PIXEL_GIF as unknown as string)
+      );
     },
   );
 };
