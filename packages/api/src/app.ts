@@ -70,7 +70,7 @@ export async function buildApp(options: AppOptions): Promise<ApiInstance> {
     return503OnClosing: true,
     trustProxy: options.trustProxy ?? false,
     // Tracking tokens are ~47 characters; a longer made-up one still gets the pixel.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
