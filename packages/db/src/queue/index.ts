@@ -16,8 +16,8 @@
  * A lease is (id, owner, attempt). Every transition out of `processing` is fenced by it
  * (end-lease.ts): a worker whose lease was recovered and claimed again (a higher attempt) can
  * no longer change the row. The database's checks and transition trigger hold the same state
- * machine for every other writer. The lease rule (renewal period, when recovery may take a
- * lease) is in lease.ts.
+ * machine for every other writer (a row is born queued). The lease rule (renewal period, when
+ * recovery may take a lease) is in lease.ts.
  */
 export * from "./types.ts";
 export * from "./backoff.ts";

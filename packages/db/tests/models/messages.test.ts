@@ -152,8 +152,15 @@ describe("messages", () => {
     const id = await newMessage({ mailbox_id: mailbox });
     await db.execute(bodyInsert(id, Buffer.from("x")));
     await db.execute(keyInsert("k1", id, mailbox));
-    await db.execute(sql`INSERT INTO outbound_messages (mailbox_id, message_id, recipient_email, subject, status, attempts)
-      VALUES (${mailbox}, ${id}, 'a@example.com', 'Hello', 'failed', 1)`);
+    // Born queued, then claimed and failed (the only way a row becomes failed).
+    await db.execute(sql`INSERT INTO outbound_messages (mailbox_id, message_id, recipient_email, subject)
+      VALUES (${mailbox}, ${id}, 'a@example.com', 'Hello')`);
+    await db.execute(sql`UPDATE outbound_messages SET status = 'processing', attempts = 1,
+      processing_started_at = now(), lease_renewed_at = now(), lease_owner = 't'
+      WHERE message_id = ${id}`);
+    await db.execute(sql`UPDATE outbound_messages SET status = 'failed',
+      processing_started_at = NULL, lease_renewed_at = NULL, lease_owner = NULL
+      WHERE message_id = ${id}`);
     const result = await deleteMailbox(db, mailbox);
     expect(result.finishedMessagesDeleted).toBe(1);
     const [counts] = rowsOf<{ messages: number; bodies: number; keys: number }>(

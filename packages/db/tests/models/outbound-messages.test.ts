@@ -143,19 +143,33 @@ describe("outbound_messages", () => {
       ),
     ).toBe("23503");
 
-    // Valid non-default states are accepted.
+    // A row is born queued: even a consistent processing, sent or failed row cannot be
+    // inserted (the transition trigger covers INSERT), only reached through the transitions.
     const now = new Date().toISOString();
-    await db.execute(
-      messageInsert({
+    for (const values of [
+      {
         status: "processing",
         attempts: 1,
         processing_started_at: now,
         lease_renewed_at: now,
         lease_owner: "w",
-      }),
+      },
+      { status: "sent", attempts: 1, sent_at: now, opened_at: now },
+      { status: "failed", attempts: 5 },
+      { status: "bounced", attempts: 1 },
+    ]) {
+      expect(await expectRejected(db, messageInsert(values)), values.status).toBe("23514");
+    }
+    const [queued] = rowsOf<{ id: string }>(
+      await db.execute(messageInsert({ status: "queued", attempts: 0 })),
     );
-    await db.execute(messageInsert({ status: "sent", attempts: 1, sent_at: now, opened_at: now }));
-    await db.execute(messageInsert({ status: "failed", attempts: 5 }));
+    // ...and reaches the others through the state machine.
+    await db.execute(sql`UPDATE outbound_messages SET status = 'processing', attempts = 1,
+      processing_started_at = now(), lease_renewed_at = now(), lease_owner = 'w'
+      WHERE id = ${queued!.id}`);
+    await db.execute(sql`UPDATE outbound_messages SET status = 'sent', sent_at = now(),
+      processing_started_at = NULL, lease_renewed_at = NULL, lease_owner = NULL
+      WHERE id = ${queued!.id}`);
   });
 
   test("deleting a mailbox that still has mail is refused by the database", async () => {
