@@ -44,7 +44,8 @@ const messageIdOf = (raw: Buffer) => /^Message-ID: (\S+)\r$/m.exec(raw.toString(
 test("kill -9 mid-batch: each message ends sent exactly once or outcome_unknown (delivered at most once); none lost or stuck", async () => {
   pki = makeTestPki();
   // Slow after the final `.`: at any moment a send is likely between its body and the reply.
-  sink = await startFaultServer(pki, { dataDelayMs: 400 });
+  // 1.5 s: the kill below lands inside that wait even on a loaded machine.
+  sink = await startFaultServer(pki, { dataDelayMs: 1500 });
   let target: DatabaseTarget;
   let setup: DatabaseHandle;
   if (postgres) {
@@ -83,6 +84,7 @@ test("kill -9 mid-batch: each message ends sent exactly once or outcome_unknown 
   worker.kill("SIGKILL");
   await exited;
   const inFlight = messageIdOf(sink.received[2]!.raw);
+  sink.setPlan({});
   const receivedBeforeKill = sink.received.length;
   expect(receivedBeforeKill).toBeLessThan(COUNT);
 
