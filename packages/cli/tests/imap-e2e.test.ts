@@ -1,6 +1,7 @@
 // Issue 15's "done when", as a user would: a message sent through `serve` (the built CLI, real
 // HTTP) appears once in the mailbox's Sent folder, and a bounce for an unknown recipient —
 // Exim's own DSN, delivered into the same Dovecot — turns exactly that recipient `bounced`.
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { sql } from "@imap-proxy/db";
@@ -16,7 +17,7 @@ import { eximBinary } from "@imap-proxy/testing/exim";
 import { startEximToDovecot, type RunningEximToDovecot } from "@imap-proxy/testing/exim-to-dovecot";
 import { makeTestPki, type TestPki } from "@imap-proxy/testing/pki";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type CliWorld, openCliWorld, runBuiltCli, startServe } from "./support.ts";
+import { type CliWorld, cliBundle, openCliWorld, runBuiltCli, startServe } from "./support.ts";
 
 const peers = dovecotBinary() !== undefined && eximBinary() !== undefined;
 const DOMAIN = "example.test";
@@ -156,3 +157,50 @@ describe.skipIf(!peers)("serve: Sent copy and bounces over IMAP", () => {
     }
   }, 240_000);
 });
+
+describe.skipIf(!peers || !process.env.DATABASE_URL)(
+  "imap-proxy worker: the same IMAP work",
+  () => {
+    test("a worker process makes the Sent copy and reads the bounce, and stops on SIGTERM", async () => {
+      const serve = await startServe(env); // on Postgres without --worker: accepts only
+      const worker = spawn(process.execPath, [cliBundle, "worker"], {
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      worker.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => worker.once("exit", resolve));
+      try {
+        const auth = { authorization: `Bearer ${token}` };
+        const unknown = `gone-${Date.now()}@${DOMAIN}`;
+        const submitted = await fetch(`${serve.url}/v1/messages`, {
+          method: "POST",
+          headers: { ...auth, "content-type": "application/json" },
+          body: JSON.stringify({ to: [KNOWN, unknown], subject: "By the worker", text: "Hi." }),
+        });
+        expect(submitted.status).toBe(202);
+        const { id, messageId } = (await submitted.json()) as { id: string; messageId: string };
+        const deadline = Date.now() + 90_000;
+        for (;;) {
+          const response = await fetch(`${serve.url}/v1/messages/${id}`, { headers: auth });
+          const body = (await response.json()) as { recipients: Recipient[] };
+          const bounced = body.recipients.find((r) => r.email === unknown)?.status === "bounced";
+          if (bounced && inFolder("Sent", messageId) === 1) {
+            expect(body.recipients.find((r) => r.email === KNOWN)?.status).toBe("sent");
+            break;
+          }
+          if (Date.now() > deadline)
+            throw new Error(`not there yet: ${JSON.stringify(body)}\n${stderr}`);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        worker.kill("SIGTERM");
+        expect(await exited).toBe(0);
+        expect(inFolder("Sent", messageId)).toBe(1);
+        expect(stderr).not.toContain(IMAP_PASSWORD);
+      } finally {
+        if (worker.exitCode === null) worker.kill("SIGKILL");
+        await serve.stop();
+      }
+    }, 240_000);
+  },
+);
