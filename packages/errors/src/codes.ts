@@ -74,6 +74,11 @@ export const IMAP_ERRORS = group({
   command_failed: "the IMAP server refused a command",
 });
 
+export const TLS_ERRORS = group({
+  unreadable_ca_file:
+    "a configured CA bundle (SMTP_CA_FILE, IMAP_CA_FILE) cannot be read or holds no certificate",
+});
+
 export const TRACKING_ERRORS = group({
   invalid_tracking_secret: "the tracking secret is missing or too short",
 });
@@ -94,6 +99,7 @@ export type AuthErrorCode = keyof typeof AUTH_ERRORS;
 export type SmtpErrorCode = keyof typeof CONNECTION_ERRORS;
 export type ImapErrorCode = keyof typeof IMAP_ERRORS;
 export type TrackingErrorCode = keyof typeof TRACKING_ERRORS;
+export type TlsErrorCode = keyof typeof TLS_ERRORS;
 export type CliErrorCode =
   keyof typeof CLI_ERRORS | GeneralErrorCode | SmtpErrorCode | ImapErrorCode;
 
@@ -105,6 +111,7 @@ export const ERROR_CODES = {
   ...AUTH_ERRORS,
   ...IMAP_ERRORS,
   ...TRACKING_ERRORS,
+  ...TLS_ERRORS,
   ...CLI_ERRORS,
 };
 export type ErrorCode = keyof typeof ERROR_CODES;

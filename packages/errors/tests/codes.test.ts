@@ -9,6 +9,7 @@ import {
   ERROR_CODES,
   GENERAL_ERRORS,
   IMAP_ERRORS,
+  TLS_ERRORS,
   TRACKING_ERRORS,
   isCodedError,
 } from "../src/index.ts";
@@ -22,6 +23,7 @@ test("no code is defined twice (a spread would silently keep only one meaning)",
     AUTH_ERRORS,
     CONNECTION_ERRORS,
     TRACKING_ERRORS,
+    TLS_ERRORS,
     CLI_ERRORS,
   ].map((group) => Object.keys(group));
   const all = [...groups.flat(), ...imapOwn];

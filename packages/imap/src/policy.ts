@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { rootCertificates } from "node:tls";
+import { readCaBundle, trustedCertificates } from "@imap-proxy/tls";
 import type { ImapFlowOptions } from "imapflow";
 
 export type ImapTlsMode = "implicit" | "starttls_required";
@@ -25,10 +24,12 @@ export interface ImapPolicyOptions {
 export const DEFAULT_IMAP_TIMEOUT_MS = 15_000;
 export const DEFAULT_IMAP_SOCKET_TIMEOUT_MS = 300_000;
 
-/** `IMAP_CA_FILE`: one PEM bundle for the installation; verification itself is never optional. */
+/**
+ * `IMAP_CA_FILE`: one PEM bundle for the installation, trusted in addition to Node's defaults;
+ * verification itself is never optional. An unreadable file is an error naming it.
+ */
 export function imapExtraCaFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const file = env.IMAP_CA_FILE;
-  return file ? readFileSync(file, "utf8") : undefined;
+  return readCaBundle("IMAP_CA_FILE", env);
 }
 
 /**
@@ -64,7 +65,7 @@ export function imapConnectionOptions(
     tls: {
       rejectUnauthorized: true,
       minVersion: "TLSv1.2",
-      ...(options.extraCa ? { ca: [...rootCertificates, options.extraCa] } : {}),
+      ...(options.extraCa ? { ca: trustedCertificates(options.extraCa) } : {}),
     },
   };
 }

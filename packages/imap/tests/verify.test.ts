@@ -9,6 +9,7 @@ import {
   type ImapFailureCode,
   type ImapSettings,
   imapConnectionOptions,
+  imapExtraCaFromEnv,
   shouldCopyToSent,
   verifyImap,
 } from "../src/index.ts";
@@ -80,6 +81,24 @@ function expectNoCredentialsOnTheWire(bytes: Buffer) {
 }
 
 describe("the policy", () => {
+  test("IMAP_CA_FILE adds to Node's default trust, NODE_EXTRA_CA_CERTS included", () => {
+    const operator = makeTestPki();
+    const saved = process.env.NODE_EXTRA_CA_CERTS;
+    process.env.NODE_EXTRA_CA_CERTS = `${operator.dir}/ca.pem`;
+    try {
+      const ca = imapConnectionOptions(settings(993, "implicit"), { extraCa: pki.caPem }).tls
+        ?.ca as string[];
+      expect(ca).toEqual(expect.arrayContaining([...tls.rootCertificates, operator.caPem.trim()]));
+      expect(ca).toContain(pki.caPem);
+    } finally {
+      if (saved === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+      else process.env.NODE_EXTRA_CA_CERTS = saved;
+    }
+    expect(() => imapExtraCaFromEnv({ IMAP_CA_FILE: "/nonexistent/ca.pem" })).toThrow(
+      "IMAP_CA_FILE /nonexistent/ca.pem cannot be read (ENOENT).",
+    );
+  });
+
   test("maps the two modes, always verifies, never leaves STARTTLS to chance", () => {
     const implicit = imapConnectionOptions(settings(993, "implicit"));
     expect(implicit).toMatchObject({ secure: true, doSTARTTLS: false, servername: "localhost" });

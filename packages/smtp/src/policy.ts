@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { rootCertificates } from "node:tls";
+import { readCaBundle, trustedCertificates } from "@imap-proxy/tls";
 import type { SMTPConnectionOptions } from "nodemailer/lib/smtp-connection";
 
 export type SmtpTlsMode = "implicit" | "starttls_required";
@@ -24,10 +23,12 @@ export interface SmtpPolicyOptions {
 
 export const DEFAULT_SMTP_TIMEOUT_MS = 15_000;
 
-/** `SMTP_CA_FILE`: one PEM bundle for the installation; verification itself is never optional. */
+/**
+ * `SMTP_CA_FILE`: one PEM bundle for the installation, trusted in addition to Node's defaults;
+ * verification itself is never optional. An unreadable file is an error naming it.
+ */
 export function extraCaFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const file = env.SMTP_CA_FILE;
-  return file ? readFileSync(file, "utf8") : undefined;
+  return readCaBundle("SMTP_CA_FILE", env);
 }
 
 /**
@@ -63,7 +64,7 @@ export function smtpConnectionOptions(
       minVersion: "TLSv1.2",
       // SNI carries names only (RFC 6066); an IP literal is still checked against the cert's IP SANs.
       ...(isIP(settings.host) === 0 ? { servername: settings.host } : {}),
-      ...(options.extraCa ? { ca: [...rootCertificates, options.extraCa] } : {}),
+      ...(options.extraCa ? { ca: trustedCertificates(options.extraCa) } : {}),
     },
   };
 }

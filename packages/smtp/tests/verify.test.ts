@@ -1,8 +1,10 @@
+import { rootCertificates } from "node:tls";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   SmtpError,
   type SmtpFailureCode,
   type SmtpSettings,
+  extraCaFromEnv,
   smtpConnectionOptions,
   verifySmtp,
 } from "../src/index.ts";
@@ -53,6 +55,24 @@ function expectNoCredentialsOnTheWire(bytes: Buffer) {
 }
 
 describe("the policy", () => {
+  test("SMTP_CA_FILE adds to Node's default trust, NODE_EXTRA_CA_CERTS included", () => {
+    const operator = makeTestPki();
+    const saved = process.env.NODE_EXTRA_CA_CERTS;
+    process.env.NODE_EXTRA_CA_CERTS = `${operator.dir}/ca.pem`;
+    try {
+      const ca = smtpConnectionOptions(settings(465, "implicit"), { extraCa: pki.caPem }).tls
+        ?.ca as string[];
+      expect(ca).toEqual(expect.arrayContaining([...rootCertificates, operator.caPem.trim()]));
+      expect(ca).toContain(pki.caPem);
+    } finally {
+      if (saved === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+      else process.env.NODE_EXTRA_CA_CERTS = saved;
+    }
+    expect(() => extraCaFromEnv({ SMTP_CA_FILE: "/nonexistent/ca.pem" })).toThrow(
+      "SMTP_CA_FILE /nonexistent/ca.pem cannot be read (ENOENT).",
+    );
+  });
+
   test("maps the two modes and never turns verification off", () => {
     const implicit = smtpConnectionOptions(settings(465, "implicit"));
     expect(implicit).toMatchObject({

@@ -1,0 +1,3 @@
+import baseConfig from "@imap-proxy/eslint-config/base";
+
+export default [...baseConfig];
