@@ -1,6 +1,7 @@
 // Issue 15's "done when", as a user would: a message sent through `serve` (the built CLI, real
-// HTTP) appears once in the mailbox's Sent folder, and a bounce for an unknown recipient —
-// Exim's own DSN, delivered into the same Dovecot — turns exactly that recipient `bounced`.
+// HTTP) appears once in the mailbox's Sent folder (the untracked original, issue 16), and a
+// bounce for an unknown recipient — Exim's own DSN, delivered into the same Dovecot — turns
+// exactly that recipient `bounced`.
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
@@ -16,6 +17,7 @@ import {
 import { eximBinary } from "@imap-proxy/testing/exim";
 import { startEximToDovecot, type RunningEximToDovecot } from "@imap-proxy/testing/exim-to-dovecot";
 import { makeTestPki, type TestPki } from "@imap-proxy/testing/pki";
+import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type CliWorld, cliBundle, openCliWorld, runBuiltCli, startServe } from "./support.ts";
 
@@ -23,6 +25,7 @@ const peers = dovecotBinary() !== undefined && eximBinary() !== undefined;
 const DOMAIN = "example.test";
 const KNOWN = `other@${DOMAIN}`;
 const UNKNOWN = `nobody@${DOMAIN}`;
+const TRACKER = "https://track.example.org";
 
 let pki: TestPki;
 let dovecot: RunningDovecot;
@@ -93,6 +96,22 @@ interface Recipient {
   reports: { kind: string; action: string; status: string }[];
 }
 
+/** The HTML part of the message with that Message-ID in a user's folder, decoded. */
+async function htmlOf(user: string, folder: string, header: string): Promise<string> {
+  const fetched = dovecot.doveadm(
+    "fetch",
+    "-u",
+    user,
+    "text",
+    "mailbox",
+    folder,
+    "header",
+    "Message-ID",
+    header,
+  );
+  return String((await simpleParser(fetched.replace(/^text:\n/, ""))).html);
+}
+
 const inFolder = (folder: string, header: string) =>
   dovecot
     .doveadm("search", "-u", IMAP_USERNAME, "mailbox", folder, "header", "Message-ID", header)
@@ -101,13 +120,26 @@ const inFolder = (folder: string, header: string) =>
 
 describe.skipIf(!peers)("serve: Sent copy and bounces over IMAP", () => {
   test("a sent message is in Sent once; Exim's DSN for the unknown recipient bounces exactly it", async () => {
-    const serve = await startServe(env, ["--worker"]);
+    const serve = await startServe(
+      {
+        ...env,
+        PUBLIC_URL: TRACKER,
+        TRACKING_SECRET: "tracking-secret-for-the-imap-e2e-0123456789",
+      },
+      ["--worker"],
+    );
     try {
       const auth = { authorization: `Bearer ${token}` };
       const submitted = await fetch(`${serve.url}/v1/messages`, {
         method: "POST",
         headers: { ...auth, "content-type": "application/json" },
-        body: JSON.stringify({ to: [KNOWN, UNKNOWN], subject: "Over IMAP", text: "Hello." }),
+        body: JSON.stringify({
+          to: [KNOWN, UNKNOWN],
+          subject: "Over IMAP",
+          text: "Hello.",
+          html: '<p>Hello, see <a href="https://shop.example.org/">the shop</a>.</p>',
+          tracking: { opens: true, clicks: true },
+        }),
       });
       expect(submitted.status).toBe(202);
       const { id, messageId } = (await submitted.json()) as { id: string; messageId: string };
@@ -136,6 +168,13 @@ describe.skipIf(!peers)("serve: Sent copy and bounces over IMAP", () => {
       ]);
       expect(seen[UNKNOWN].reports[0]!.status).toMatch(/^5\./);
       expect(inFolder("Sent", messageId)).toBe(1);
+      // The reader got the tracked HTML; the Sent copy is the untracked original.
+      const sentHtml = await htmlOf(IMAP_USERNAME, "Sent", messageId);
+      expect(sentHtml).toContain('href="https://shop.example.org/"');
+      expect(sentHtml).not.toContain(TRACKER);
+      const readerHtml = await htmlOf(KNOWN, "INBOX", messageId);
+      expect(readerHtml).toMatch(new RegExp(`${TRACKER}/t/c/[\\w-]+`));
+      expect(readerHtml).toMatch(new RegExp(`${TRACKER}/t/o/[\\w-]+`));
       // The known recipient really got it; the DSN stays in INBOX (read-only reader).
       expect(
         dovecot
