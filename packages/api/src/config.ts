@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { CodedError } from "@imap-proxy/errors";
+import { CodedError, quoted } from "@imap-proxy/errors";
 import { TrackingKeys } from "@imap-proxy/tracking";
 
 /** Settings of the HTTP API, each with its default and its environment variable. */
@@ -39,7 +39,7 @@ export function apiConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfi
     const text = env[name];
     if (text === undefined || text === "") continue;
     if (!/^[1-9][0-9]*$/.test(text) || !Number.isSafeInteger(Number(text))) {
-      throw new ApiConfigError(`${name} must be a positive whole number (it is "${text}").`);
+      throw new ApiConfigError(`${name} must be a positive whole number (it is ${quoted(text)}).`);
     }
     config[field] = Number(text);
   }

@@ -1,3 +1,4 @@
+import { quoted } from "@imap-proxy/errors";
 import { readFileSync } from "node:fs";
 import { createLocalJWKSet, importPKCS8, type JSONWebKeySet } from "jose";
 import { AuthError } from "./errors.ts";
@@ -88,6 +89,6 @@ function algorithmFromEnv(env: NodeJS.ProcessEnv): SigningAlgorithm {
   if (value === "HS256" || value === "EdDSA" || value === "ES256") return value;
   throw new AuthError(
     "invalid_config",
-    `JWT_ALGORITHM must be HS256, EdDSA or ES256 (got "${value}").`,
+    `JWT_ALGORITHM must be HS256, EdDSA or ES256 (got ${quoted(value)}).`,
   );
 }

@@ -1,3 +1,4 @@
+import { quoted } from "@imap-proxy/errors";
 import { AuthError } from "./errors.ts";
 
 /** Everything a token can grant. Small on purpose: each entry is a promise the proxy keeps. */
@@ -39,13 +40,13 @@ export function parsePermissions(names: readonly string[]): Permission[] {
     if (renamed !== undefined) {
       throw new AuthError(
         "unknown_permission",
-        `Permission "${name}" was renamed "${renamed}"; grant "${renamed}" instead.`,
+        `Permission ${quoted(name)} was renamed "${renamed}"; grant "${renamed}" instead.`,
       );
     }
     if (!isPermission(name)) {
       throw new AuthError(
         "unknown_permission",
-        `Unknown permission "${name}"; valid permissions: ${PERMISSION_NAMES.join(", ")}.`,
+        `Unknown permission ${quoted(name)}; valid permissions: ${PERMISSION_NAMES.join(", ")}.`,
       );
     }
     if (!result.includes(name)) result.push(name);

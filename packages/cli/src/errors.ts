@@ -11,8 +11,11 @@ const EXIT_CODES: Partial<Record<ErrorCode, number>> = {
   missing_input: EXIT_USAGE,
   secret_in_argv: EXIT_USAGE,
   unreadable_secret_file: EXIT_USAGE,
-  invalid_tls_mode: EXIT_USAGE,
   invalid_tracking_secret: EXIT_USAGE,
+  // The operator's own input to tokens:issue (--permission, --expires-in).
+  unknown_permission: EXIT_USAGE,
+  permission_renamed: EXIT_USAGE,
+  invalid_expiry: EXIT_USAGE,
   port_mode_mismatch: EXIT_USAGE,
   confirmation_required: EXIT_USAGE,
   no_mailboxes: EXIT_USAGE,

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { registerCommands } from "./commands/index.ts";
-import { isCodedError } from "@imap-proxy/errors";
+import { addDeferredOptions } from "./commands/options.ts";
+import { isCodedError, printable } from "@imap-proxy/errors";
 import { debugReport } from "./debug-report.ts";
 import { EXIT_FAILURE, EXIT_USAGE, exitCodeFor } from "./errors.ts";
 import { type Io, processIo, writeLine } from "./io.ts";
@@ -28,10 +29,11 @@ export function buildProgram(io: Io): Command {
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
-      // Commander's own usage errors: one line, no help dump.
-      outputError: (text) => io.stderr.write(text.split("\n")[0] + "\n"),
+      // Commander's own usage errors: one line, no help dump, the echoed argument escaped.
+      outputError: (text) => io.stderr.write(printable(text.split("\n")[0]!) + "\n"),
     });
   registerCommands(program, io);
+  program.hook("preSubcommand", (_program, command) => addDeferredOptions(command));
   program.addHelpText("after", ENVIRONMENT_HELP);
   for (const command of program.commands) {
     command
@@ -54,8 +56,12 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
       return error.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     if (isCodedError(error)) {
-      writeLine(io.stderr, error.code === "cancelled" ? "Cancelled" : `error: ${error.message}`);
-      if (debug) writeLine(io.stderr, debugReport(error));
+      // Messages quote user input escaped already; this is the guard for any that does not.
+      writeLine(
+        io.stderr,
+        error.code === "cancelled" ? "Cancelled" : `error: ${printable(error.message)}`,
+      );
+      if (debug) writeLine(io.stderr, printableLines(debugReport(error)));
       return exitCodeFor(error.code);
     }
     // Unexpected: a generic line. Raw driver messages can embed query parameters (ciphertexts).
@@ -63,7 +69,9 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
       io.stderr,
       `error: unexpected failure (${(error as Error)?.name ?? "unknown"}); rerun with --debug for details.`,
     );
-    if (debug) writeLine(io.stderr, debugReport(error));
+    if (debug) writeLine(io.stderr, printableLines(debugReport(error)));
     return EXIT_FAILURE;
   }
 }
+
+const printableLines = (text: string) => text.split("\n").map(printable).join("\n");

@@ -2,7 +2,7 @@ import { Keyring } from "@imap-proxy/crypto";
 import { findMailboxRow, rowsOf, sql } from "@imap-proxy/db";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { runCli } from "../src/program.ts";
-import { CTRL_C, DOWN, ENTER, Terminal, openCliWorld, type CliWorld } from "./support.ts";
+import { CTRL_C, DOWN, ENTER, UP, Terminal, openCliWorld, type CliWorld } from "./support.ts";
 
 let world: CliWorld;
 beforeAll(async () => {
@@ -22,7 +22,9 @@ describe("mailboxes:create, interactive", () => {
     await terminal.answer("IMAP Port", ENTER); // default 993
     await terminal.answer("IMAP Username", ENTER); // default: the email
     await terminal.answer("IMAP Password", `imap-secret-Ω${ENTER}`);
-    await terminal.answer("SMTP Host", `smtp.example.com${ENTER}`);
+    // The suggestion from the IMAP host is shown and taken with Enter, as the IMAP username is.
+    const hostPrompt = await terminal.answer("SMTP Host", ENTER);
+    expect(hostPrompt).toContain("smtp.example.com");
 
     // The TLS mode is a select of exactly the two modes, starttls_required preselected;
     // typed text changes nothing.
@@ -45,12 +47,15 @@ describe("mailboxes:create, interactive", () => {
     await terminal.answer("SMTP Password", `smtp-secret-✉${ENTER}`);
     await terminal.answer("Verify the SMTP and IMAP settings now", "n");
     const summary = await terminal.answer("Create this mailbox?", ENTER);
-    expect(summary).toContain("SMTP TLS Mode  starttls_required");
+    expect(summary).toMatch(/SMTP TLS Mode +starttls_required/);
+    expect(summary).toMatch(/SMTP Max Connections +1 /); // a column default, not asked
+    expect(summary).toMatch(/Sent Folder +\(none\)/);
     expect(summary).not.toContain("imap-secret");
     expect(summary).not.toContain("smtp-secret");
 
     expect(await exit).toBe(0);
-    expect(terminal.text).toMatch(/Created mailbox Ops@Example\.com/);
+    // The flow ends inside the prompt frame, with the new id.
+    expect(terminal.text).toMatch(/└ +Created mailbox Ops@Example\.com \(id [0-9a-f-]{36}\)/);
     expect(terminal.text).not.toMatch(/imap-secret|smtp-secret/);
 
     const row = await world.query(({ db }) => findMailboxRow(db, "ops@example.com"));
@@ -183,9 +188,9 @@ describe("mailboxes:update, interactive", () => {
     const exit = runCli(["mailboxes:update", "ops@example.com"], terminal.io(world.env));
     const picker = await terminal.answer(
       "Which settings change?",
-      `${DOWN.repeat(5)} ${DOWN.repeat(4)} ${ENTER}`,
+      `${DOWN.repeat(6)} ${DOWN.repeat(4)} ${ENTER}`,
     );
-    for (const label of ["Email", "IMAP Host", "SMTP TLS Mode", "SMTP Password"])
+    for (const label of ["Email", "IMAP Host", "SMTP TLS Mode", "SMTP Password", "Bounce Reading"])
       expect(picker).toContain(label);
     const hostPrompt = await terminal.answer(
       /◆\s+SMTP Host[\s\S]*smtp\.example\.com/,
@@ -206,5 +211,50 @@ describe("mailboxes:update, interactive", () => {
     const keyring = Keyring.parse(world.fernetKey);
     expect(keyring.decryptSecret(after.smtpPasswordEncrypted)).toBe("rotated-smtp-secret");
     expect(keyring.decryptSecret(after.imapPasswordEncrypted)).toBe("imap-secret-Ω");
+  });
+
+  test("prompts with the database closed; a new column is one more choice", async () => {
+    const terminal = new Terminal();
+    const exit = runCli(["mailboxes:update", "ops@example.com"], terminal.io(world.env));
+    await terminal.waitFor("Which settings change?");
+    // Another process (here: the test) can use the embedded database while a person decides.
+    const meanwhile = await world.query(({ db }) => findMailboxRow(db, "ops@example.com"));
+    expect(meanwhile?.bounceReading).toBe(false);
+    await terminal.answer("Which settings change?", `${DOWN.repeat(14)} ${ENTER}`);
+    await terminal.answer(/◆\s+Bounce Reading[\s\S]*● off/, `${UP}${ENTER}`); // starts at off
+    await terminal.answer("Save these changes?", ENTER);
+    expect(await exit).toBe(0);
+    expect(terminal.text).toMatch(/└ +Updated mailbox Ops@Example\.com \(id /);
+    const after = (await world.query(({ db }) => findMailboxRow(db, "ops@example.com")))!;
+    expect(after.bounceReading).toBe(true);
+  });
+
+  test("465 with starttls_required from a flag gets the same question as create", async () => {
+    const terminal = new Terminal();
+    const exit = runCli(
+      ["mailboxes:update", "ops@example.com", "--smtp-port", "465"],
+      terminal.io(world.env),
+    );
+    await terminal.answer(
+      "SMTP port 465 expects implicit TLS, but the mode is starttls_required. Keep this combination?",
+      "n",
+    );
+    expect(await exit).toBe(130);
+    const row = (await world.query(({ db }) => findMailboxRow(db, "ops@example.com")))!;
+    expect([row.smtpTlsMode, row.smtpPort]).toEqual(["starttls_required", 587]);
+  });
+
+  test("picking the port asks the pair question, and a no asks the port again", async () => {
+    const terminal = new Terminal();
+    const exit = runCli(["mailboxes:update", "ops@example.com"], terminal.io(world.env));
+    await terminal.answer("Which settings change?", `${DOWN.repeat(8)} ${ENTER}`);
+    await terminal.answer(/◆\s+SMTP Port/, `465${ENTER}`);
+    await terminal.answer("Keep this combination?", "n");
+    await terminal.answer(/◆\s+SMTP Port/, `2525${ENTER}`);
+    await terminal.answer("Verify the SMTP and IMAP settings now", "n");
+    await terminal.answer("Save these changes?", ENTER);
+    expect(await exit).toBe(0);
+    const row = (await world.query(({ db }) => findMailboxRow(db, "ops@example.com")))!;
+    expect([row.smtpTlsMode, row.smtpPort]).toEqual(["starttls_required", 2525]);
   });
 });

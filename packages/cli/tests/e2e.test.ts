@@ -67,6 +67,12 @@ describe("mailboxes:create with flags", () => {
         "smtpTlsMode",
         "smtpUsername",
         "smtpMaxConnections",
+        "imapTlsMode",
+        "sentCopy",
+        "sentFolder",
+        "bounceReading",
+        "trackOpens",
+        "trackClicks",
         "pause",
         "updatedAt",
       ].sort(),
@@ -553,14 +559,21 @@ describe("keys and tokens", () => {
       ["tokens:issue", "--mailbox", id, "--permission", "messages:create"],
       world.env,
     );
-    expect(legacy.code).toBe(1);
+    // Bad input to the command, like any other: exit 2.
+    expect(legacy.code).toBe(2);
     expectOneLineError(legacy, /renamed "messages:send"/);
     const never = await runBuiltCli(
       ["tokens:issue", "--mailbox", id, "--permission", "messages:send", "--expires-in", "never"],
       world.env,
     );
-    expect(never.code).toBe(1);
+    expect(never.code).toBe(2);
     expectOneLineError(never, /tokens always expire/);
+    const unknown = await runBuiltCli(
+      ["tokens:issue", "--mailbox", id, "--permission", "constructor"],
+      world.env,
+    );
+    expect(unknown.code).toBe(2);
+    expectOneLineError(unknown, /Unknown permission "constructor"/);
     const noMailbox = await runBuiltCli(
       ["tokens:issue", "--mailbox", "nobody@example.com", "--permission", "messages:send"],
       world.env,

@@ -163,6 +163,7 @@ export class Terminal {
 
 export const ENTER = "\r";
 export const DOWN = "\u001b[B";
+export const UP = "\u001b[A";
 export const CTRL_C = "\u0003";
 
 export interface ServeProcess {

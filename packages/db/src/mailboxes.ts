@@ -1,4 +1,5 @@
-import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import { quoted } from "@imap-proxy/errors";
+import { and, asc, eq, getTableColumns, gt, inArray, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import {
   DatabaseError,
@@ -9,7 +10,6 @@ import {
 import {
   type Mailbox,
   type MailboxPauseReason,
-  type MailboxTlsMode,
   mailboxes,
   messages,
   outboundMessages,
@@ -29,18 +29,40 @@ export interface SecretRotator {
   rotate(token: string): string;
 }
 
-export interface MailboxSettings {
-  email: string;
-  imapHost: string;
-  imapPort: number;
-  imapUsername: string;
+/*
+ * Every mailbox column is one of: the id, a stored secret, the pause, the audit timestamps, or a
+ * setting. Settings are derived from the table, so a new column is read, written, listed and
+ * printed without being named here.
+ */
+const {
+  id: idColumn,
+  imapPasswordEncrypted: _imapSecret,
+  smtpPasswordEncrypted: _smtpSecret,
+  pauseReason,
+  pausedAt,
+  pausedUntil,
+  pauseDetail,
+  createdAt,
+  updatedAt,
+  ...settingColumns
+} = getTableColumns(mailboxes);
+
+/** The columns an operator sets (everything but the id, the secrets, the pause and timestamps). */
+export type MailboxSettingKey = keyof typeof settingColumns;
+export const MAILBOX_SETTING_KEYS = Object.keys(settingColumns) as MailboxSettingKey[];
+
+/** The two secrets, in plaintext, as callers hand them over; stored only encrypted. */
+interface MailboxSecrets {
   imapPassword: string;
-  smtpHost: string;
-  smtpPort: number;
-  smtpUsername: string;
   smtpPassword: string;
-  smtpTlsMode: MailboxTlsMode;
 }
+
+/** What creating a mailbox takes: columns with a database default may be left out. */
+export type MailboxSettings = Pick<typeof mailboxes.$inferInsert, MailboxSettingKey> &
+  MailboxSecrets;
+
+/** Every setting with its value (defaults applied), and both secrets. */
+export type FullMailboxSettings = Pick<Mailbox, MailboxSettingKey> & MailboxSecrets;
 
 /** Why and until when a mailbox's sending is paused (null when it is not). */
 export interface MailboxPause {
@@ -52,40 +74,22 @@ export interface MailboxPause {
 }
 
 /** A mailbox as it may be shown: no password and no ciphertext. */
-export interface PublicMailbox {
-  id: string;
-  email: string;
-  imapHost: string;
-  imapPort: number;
-  imapUsername: string;
-  smtpHost: string;
-  smtpPort: number;
-  smtpUsername: string;
-  smtpTlsMode: MailboxTlsMode;
-  smtpMaxConnections: number;
-  /** The pause in force now; a provider limit that has run out shows as null. */
-  pause: MailboxPause | null;
-  createdAt: string;
-  updatedAt: string;
-}
+export type PublicMailbox = { id: string } & Pick<Mailbox, MailboxSettingKey> & {
+    /** The pause in force now; a provider limit that has run out shows as null. */
+    pause: MailboxPause | null;
+    createdAt: string;
+    updatedAt: string;
+  };
 
 const publicColumns = {
-  id: mailboxes.id,
-  email: mailboxes.email,
-  imapHost: mailboxes.imapHost,
-  imapPort: mailboxes.imapPort,
-  imapUsername: mailboxes.imapUsername,
-  smtpHost: mailboxes.smtpHost,
-  smtpPort: mailboxes.smtpPort,
-  smtpUsername: mailboxes.smtpUsername,
-  smtpTlsMode: mailboxes.smtpTlsMode,
-  smtpMaxConnections: mailboxes.smtpMaxConnections,
-  pauseReason: mailboxes.pauseReason,
-  pausedAt: mailboxes.pausedAt,
-  pausedUntil: mailboxes.pausedUntil,
-  pauseDetail: mailboxes.pauseDetail,
-  createdAt: mailboxes.createdAt,
-  updatedAt: mailboxes.updatedAt,
+  id: idColumn,
+  ...settingColumns,
+  pauseReason,
+  pausedAt,
+  pausedUntil,
+  pauseDetail,
+  createdAt,
+  updatedAt,
 };
 
 type PublicRow = Omit<PublicMailbox, "createdAt" | "updatedAt" | "pause"> & {
@@ -188,7 +192,7 @@ export const getMailbox = withDatabaseErrors(async function getMailbox(
 ): Promise<PublicMailbox> {
   const mailbox = await findMailbox(db, idOrEmail);
   if (mailbox === undefined)
-    throw new DatabaseError("not_found", `No mailbox matches "${idOrEmail}".`);
+    throw new DatabaseError("not_found", `No mailbox matches ${quoted(idOrEmail)}.`);
   return mailbox;
 });
 
@@ -205,7 +209,7 @@ export const updateMailbox = withDatabaseErrors(async function updateMailbox(
   db: Database,
   sealer: SecretSealer,
   id: string,
-  changes: Partial<MailboxSettings>,
+  changes: Partial<FullMailboxSettings>,
 ): Promise<PublicMailbox> {
   const { imapPassword, smtpPassword, ...plain } = changes;
   const values: Partial<typeof mailboxes.$inferInsert> = { ...plain };

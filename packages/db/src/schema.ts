@@ -27,6 +27,46 @@ export const mailboxTlsMode = pgEnum("mailbox_tls_mode", ["implicit", "starttls_
 export type MailboxTlsMode = (typeof mailboxTlsMode.enumValues)[number];
 export const MAILBOX_TLS_MODES = mailboxTlsMode.enumValues;
 
+/**
+ * The usual port of each protocol under each mode: the default when none is given. A port that
+ * is another mode's usual one contradicts the mode (587 or 25 are SMTP's plaintext-greeting
+ * ports, so they contradict `implicit` too).
+ */
+export const USUAL_PORTS = {
+  smtp: { implicit: 465, starttls_required: 587 },
+  imap: { implicit: 993, starttls_required: 143 },
+} as const satisfies Record<string, Record<MailboxTlsMode, number>>;
+const PLAINTEXT_GREETING_PORTS = { smtp: [587, 25], imap: [143] } as const;
+
+/** Why `port` cannot work as typed under `mode`, or undefined when it can. */
+export function portMismatch(
+  protocol: keyof typeof USUAL_PORTS,
+  mode: MailboxTlsMode,
+  port: number,
+): string | undefined {
+  const name = protocol.toUpperCase();
+  if (mode === "starttls_required" && port === USUAL_PORTS[protocol].implicit) {
+    return `${name} port ${port} expects implicit TLS, but the mode is starttls_required`;
+  }
+  if (mode === "implicit" && (PLAINTEXT_GREETING_PORTS[protocol] as readonly number[]).includes(port)) {
+    return `${name} port ${port} expects a plaintext greeting and STARTTLS, but the mode is implicit`;
+  }
+  return undefined;
+}
+
+/**
+ * Length caps of the mailbox's text columns (characters): an address per RFC 5321 (254), a DNS
+ * name (253), a login well above any provider's. Validators and the database's checks use these.
+ */
+export const MAILBOX_LIMITS = {
+  email: 254,
+  host: 253,
+  username: 256,
+  /** A folder name as shown by the server; far above real ones. */
+  folder: 1000,
+  smtpMaxConnections: { min: 1, max: 100 },
+} as const;
+
 /** queued → processing → sent / failed / bounced (processing → queued again on retry). */
 export const outboundMessageStatus = pgEnum("outbound_message_status", [
   "queued",
@@ -104,11 +144,11 @@ export const mailboxes = pgTable(
     /** Stored as typed; unique case-insensitively (see the lower(email) index). */
     email: text("email").notNull(),
     imapHost: text("imap_host").notNull(),
-    imapPort: integer("imap_port").notNull().default(993),
+    imapPort: integer("imap_port").notNull().default(USUAL_PORTS.imap.implicit),
     imapUsername: text("imap_username").notNull(),
     imapPasswordEncrypted: fernetTokenBytes("imap_password_encrypted").notNull(),
     smtpHost: text("smtp_host").notNull(),
-    smtpPort: integer("smtp_port").notNull().default(587),
+    smtpPort: integer("smtp_port").notNull().default(USUAL_PORTS.smtp.starttls_required),
     smtpUsername: text("smtp_username").notNull(),
     smtpPasswordEncrypted: fernetTokenBytes("smtp_password_encrypted").notNull(),
     smtpTlsMode: mailboxTlsMode("smtp_tls_mode").notNull().default("starttls_required"),
@@ -138,7 +178,10 @@ export const mailboxes = pgTable(
       "mailboxes_sent_folder_not_blank",
       sql`"sent_folder" IS NULL OR btrim("sent_folder") <> ''`,
     ),
-    check("mailboxes_smtp_max_connections_range", sql`"smtp_max_connections" BETWEEN 1 AND 100`),
+    check(
+      "mailboxes_smtp_max_connections_range",
+      sql`"smtp_max_connections" BETWEEN ${sql.raw(String(MAILBOX_LIMITS.smtpMaxConnections.min))} AND ${sql.raw(String(MAILBOX_LIMITS.smtpMaxConnections.max))}`,
+    ),
     check(
       "mailboxes_pause_reason_known",
       sql`"pause_reason" IS NULL OR "pause_reason" IN (${sqlList(MAILBOX_PAUSE_REASONS)})`,

@@ -86,7 +86,6 @@ export const TRACKING_ERRORS = group({
 export const CLI_ERRORS = group({
   secret_in_argv: "a password was given on the command line, where it would leak",
   unreadable_secret_file: "a password file cannot be read",
-  invalid_tls_mode: "the TLS mode is not exactly one of the supported modes",
   port_mode_mismatch: "the port contradicts the TLS mode and was not confirmed",
   confirmation_required: "the command needs confirmation (--yes) when it cannot prompt",
   no_mailboxes: "there is no mailbox yet to choose from",

@@ -1,2 +1,3 @@
 export * from "./codes.ts";
 export * from "./coded-error.ts";
+export * from "./text.ts";

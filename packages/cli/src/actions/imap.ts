@@ -1,59 +1,45 @@
-import { type MailboxSettings, findMailboxRow } from "@imap-proxy/db";
+import { type FullMailboxSettings, findMailboxRow } from "@imap-proxy/db";
 import {
   DEFAULT_IMAP_TIMEOUT_MS,
   ImapError,
   type ImapSettings,
-  type ImapTlsMode,
   type ImapVerification,
   imapExtraCaFromEnv,
   verifyImap,
 } from "@imap-proxy/imap";
-import type { CliErrorCode } from "@imap-proxy/errors";
+import { type CliErrorCode, quoted } from "@imap-proxy/errors";
 import { CliError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { keyringFor, withDatabase } from "../runtime.ts";
+import { durationFlag } from "../validation.ts";
+import { type CheckOutcome, outcomeOf, runVerifyCommand } from "./verify.ts";
 import type { BouncesFlags } from "../commands/bounces.ts";
 import type { MailboxesVerifyImapFlags } from "../commands/mailboxes-verify-imap.ts";
 
-export type ImapVerifyOutcome =
-  { ok: true; result: ImapVerification } | { ok: false; error: ImapError };
-
-export function imapTimeoutFromFlag(value: string | undefined): number {
-  if (value === undefined) return DEFAULT_IMAP_TIMEOUT_MS;
-  const match = /^([1-9][0-9]{0,4})(ms|s)$/.exec(value);
-  if (!match)
-    throw new CliError(
-      "invalid_input",
-      `Invalid --imap-timeout "${value}": use e.g. 15s or 500ms.`,
-    );
-  return Number(match[1]) * (match[2] === "s" ? 1000 : 1);
-}
+export type ImapVerifyOutcome = CheckOutcome<ImapVerification, ImapError>;
 
 /** Connect, upgrade, log in, list folders, log out: behind verify-imap and --verify. */
-export async function checkImap(
+export function checkImap(
   settings: ImapSettings,
   io: Io,
   timeoutMs: number,
 ): Promise<ImapVerifyOutcome> {
-  try {
-    return {
-      ok: true,
-      result: await verifyImap(settings, { extraCa: imapExtraCaFromEnv(io.env), timeoutMs }),
-    };
-  } catch (error) {
-    if (error instanceof ImapError) return { ok: false, error };
-    throw error;
-  }
+  return outcomeOf(
+    verifyImap(settings, { extraCa: imapExtraCaFromEnv(io.env), timeoutMs }),
+    (error) => error instanceof ImapError,
+  );
 }
 
-/** A mailbox being created has the database's IMAP TLS mode default unless given. */
-export function imapSettingsOfInput(
-  settings: MailboxSettings & { imapTlsMode?: ImapTlsMode },
+export function imapSettingsOf(
+  settings: Pick<
+    FullMailboxSettings,
+    "imapHost" | "imapPort" | "imapTlsMode" | "imapUsername" | "imapPassword"
+  >,
 ): ImapSettings {
   return {
     host: settings.imapHost,
     port: settings.imapPort,
-    tlsMode: settings.imapTlsMode ?? "implicit",
+    tlsMode: settings.imapTlsMode,
     username: settings.imapUsername,
     password: settings.imapPassword,
   };
@@ -73,37 +59,17 @@ export async function runMailboxesVerifyImap(
   flags: MailboxesVerifyImapFlags,
   io: Io,
 ): Promise<void> {
-  const timeoutMs = imapTimeoutFromFlag(flags.imapTimeout);
-  const keyring = await keyringFor(io);
-  const row = await withDatabase(io, async ({ db }) => {
-    const found = await findMailboxRow(db, idOrEmail);
-    if (found === undefined) throw new CliError("not_found", `No mailbox matches "${idOrEmail}".`);
-    return found;
+  const timeoutMs = durationFlag("--imap-timeout", flags.imapTimeout, DEFAULT_IMAP_TIMEOUT_MS);
+  await runVerifyCommand(idOrEmail, flags, io, {
+    protocol: "IMAP",
+    check: (row, keyring) =>
+      checkImap(
+        imapSettingsOf({ ...row, imapPassword: keyring.decryptSecret(row.imapPasswordEncrypted) }),
+        io,
+        timeoutMs,
+      ),
+    describe: describeImapVerification,
   });
-  const outcome = await checkImap(
-    {
-      host: row.imapHost,
-      port: row.imapPort,
-      tlsMode: row.imapTlsMode,
-      username: row.imapUsername,
-      password: keyring.decryptSecret(row.imapPasswordEncrypted),
-    },
-    io,
-    timeoutMs,
-  );
-  if (flags.json)
-    writeJson(
-      io,
-      outcome.ok
-        ? { mailbox: row.id, ok: true, ...outcome.result }
-        : { mailbox: row.id, ok: false, code: outcome.error.code, message: outcome.error.message },
-    );
-  else if (outcome.ok) writeLine(io.stdout, describeImapVerification(outcome));
-  if (!outcome.ok) {
-    if (flags.json)
-      throw new CliError(outcome.error.code, `IMAP verification failed (${outcome.error.code}).`);
-    throw new CliError(outcome.error.code, outcome.error.message);
-  }
 }
 
 /**
@@ -119,7 +85,7 @@ export async function runBounces(flags: BouncesFlags, io: Io): Promise<void> {
     let ids: string[];
     if (flags.mailbox) {
       const row = await findMailboxRow(db, flags.mailbox);
-      if (!row) throw new CliError("not_found", `No mailbox matches "${flags.mailbox}".`);
+      if (!row) throw new CliError("not_found", `No mailbox matches ${quoted(flags.mailbox)}.`);
       ids = [row.id];
     } else {
       ids = await bounceReadingMailboxIds(db);

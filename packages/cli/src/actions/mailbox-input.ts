@@ -1,78 +1,77 @@
-import type { MailboxSettings, MailboxTlsMode } from "@imap-proxy/db";
+import type { FullMailboxSettings } from "@imap-proxy/db";
 import { CliError } from "../errors.ts";
 import type { MailboxFlags } from "../commands/mailbox-options.ts";
 import type { Io } from "../io.ts";
-import { readSecret } from "../secrets.ts";
 import {
-  emailSchema,
-  hostSchema,
-  parseTlsMode,
-  portSchema,
-  secretSchema,
-  usernameSchema,
-  validateAll,
-} from "../validation.ts";
+  FIELD_KEYS,
+  type FieldKey,
+  type Known,
+  MAILBOX_FIELDS,
+  SECRET_KEYS,
+  envName,
+  inputName,
+  kebab,
+  withFallbacks,
+} from "../mailbox-fields.ts";
+import { readSecret } from "../secrets.ts";
+import { validateAll } from "../validation.ts";
 
 /** Passwords on the command line leak into shell history and `ps`; refuse them outright. */
 export function refuseArgvSecrets(flags: MailboxFlags): void {
-  for (const [present, name] of [
-    [flags.imapPassword !== undefined, "IMAP"],
-    [flags.smtpPassword !== undefined, "SMTP"],
-  ] as const) {
-    if (present) {
+  for (const key of SECRET_KEYS) {
+    if (flags[key] !== undefined) {
       throw new CliError(
         "secret_in_argv",
-        `Passwords are never taken from the command line; use ${name}_PASSWORD or --${name.toLowerCase()}-password-file.`,
+        `Passwords are never taken from the command line; use ${envName(key)} or --${kebab(key)}-file.`,
       );
     }
   }
 }
 
 /** Everything the flags and env give, validated; absent fields stay undefined. */
-export async function mailboxFieldsFromFlags(
-  flags: MailboxFlags,
-  io: Io,
-): Promise<Partial<MailboxSettings>> {
+export async function mailboxFieldsFromFlags(flags: MailboxFlags, io: Io): Promise<Known> {
   refuseArgvSecrets(flags);
-  // The mode goes through parseTlsMode before anything else, so a bad mode touches nothing.
-  const smtpTlsMode: MailboxTlsMode | undefined =
-    flags.smtpTlsMode === undefined ? undefined : parseTlsMode(flags.smtpTlsMode);
-  if (flags.imapPasswordFile === "-" && flags.smtpPasswordFile === "-") {
+  const files = SECRET_KEYS.filter((key) => flags[`${key}File`] === "-");
+  if (files.length > 1) {
     throw new CliError(
       "invalid_input",
-      "Only one of --imap-password-file and --smtp-password-file can read stdin.",
+      `Only one of ${files.map((key) => `--${kebab(key)}-file`).join(" and ")} can read stdin.`,
     );
   }
-  const imapPassword = await readSecret(
-    { variable: "IMAP_PASSWORD", file: flags.imapPasswordFile, flag: "--imap-password-file" },
-    io.env,
-    io.stdin,
+  const given: Partial<Record<FieldKey, string>> = {};
+  for (const key of FIELD_KEYS) {
+    given[key] = MAILBOX_FIELDS[key].secret
+      ? await readSecret(
+          {
+            variable: envName(key as (typeof SECRET_KEYS)[number]),
+            file: flags[`${key as (typeof SECRET_KEYS)[number]}File`],
+            flag: `--${kebab(key)}-file`,
+          },
+          io.env,
+          io.stdin,
+        )
+      : flags[key as Exclude<FieldKey, (typeof SECRET_KEYS)[number]>];
+  }
+  return validateAll<Known>(
+    Object.fromEntries(
+      FIELD_KEYS.map((key) => [
+        key,
+        { label: inputName(key), schema: MAILBOX_FIELDS[key].schema, value: given[key] },
+      ]),
+    ),
   );
-  const smtpPassword = await readSecret(
-    { variable: "SMTP_PASSWORD", file: flags.smtpPasswordFile, flag: "--smtp-password-file" },
-    io.env,
-    io.stdin,
-  );
-  const fields = validateAll<Omit<MailboxSettings, "smtpTlsMode">>({
-    email: { label: "--email", schema: emailSchema, value: flags.email },
-    imapHost: { label: "--imap-host", schema: hostSchema, value: flags.imapHost },
-    imapPort: { label: "--imap-port", schema: portSchema, value: flags.imapPort },
-    imapUsername: { label: "--imap-username", schema: usernameSchema, value: flags.imapUsername },
-    imapPassword: { label: "the IMAP password", schema: secretSchema, value: imapPassword },
-    smtpHost: { label: "--smtp-host", schema: hostSchema, value: flags.smtpHost },
-    smtpPort: { label: "--smtp-port", schema: portSchema, value: flags.smtpPort },
-    smtpUsername: { label: "--smtp-username", schema: usernameSchema, value: flags.smtpUsername },
-    smtpPassword: { label: "the SMTP password", schema: secretSchema, value: smtpPassword },
-  });
-  return { ...fields, ...(smtpTlsMode === undefined ? {} : { smtpTlsMode }) };
 }
 
-export const REQUIRED_FOR_CREATE: [keyof MailboxSettings, string][] = [
-  ["email", "--email"],
-  ["imapHost", "--imap-host"],
-  ["imapUsername", "--imap-username"],
-  ["imapPassword", "the IMAP password (IMAP_PASSWORD or --imap-password-file)"],
-  ["smtpHost", "--smtp-host"],
-  ["smtpUsername", "--smtp-username"],
-  ["smtpPassword", "the SMTP password (SMTP_PASSWORD or --smtp-password-file)"],
-];
+/** For scripts: every field, from flags or fallbacks; one error naming everything missing. */
+export function completeForCreate(known: Known): FullMailboxSettings {
+  const values = withFallbacks(known);
+  const missing = FIELD_KEYS.filter((key) => values[key] === undefined).map((key) =>
+    MAILBOX_FIELDS[key].secret
+      ? `${inputName(key)} (${envName(key as (typeof SECRET_KEYS)[number])} or --${kebab(key)}-file)`
+      : inputName(key),
+  );
+  if (missing.length > 0) {
+    throw new CliError("missing_input", `Missing required input: ${missing.join(", ")}.`);
+  }
+  return values as FullMailboxSettings;
+}

@@ -1,9 +1,11 @@
-import type { MailboxSettings } from "@imap-proxy/db";
+import type { FullMailboxSettings } from "@imap-proxy/db";
+import { portMismatch } from "@imap-proxy/db/schema";
 import { CliError } from "../errors.ts";
 import { type Io, writeLine } from "../io.ts";
 import type { MailboxFlags } from "../commands/mailbox-options.ts";
 import { promptsFor } from "../prompts/clack.ts";
-import { portMismatch } from "../validation.ts";
+import { type Known, PORT_PAIRS, type PortPair } from "../mailbox-fields.ts";
+import { durationFlag } from "../validation.ts";
 import { type CommonFlags, canPrompt } from "./common.ts";
 
 /**
@@ -11,7 +13,7 @@ import { type CommonFlags, canPrompt } from "./common.ts";
  * A failed check blocks saving unless the operator explicitly saves anyway. True = go on saving.
  */
 export async function verifyBeforeSaving(
-  settings: MailboxSettings,
+  settings: FullMailboxSettings,
   flags: MailboxFlags & CommonFlags,
   io: Io,
 ): Promise<boolean> {
@@ -25,15 +27,12 @@ export async function verifyBeforeSaving(
     });
   }
   if (!wanted) return true;
-  const { checkSmtp, describeVerification, smtpSettingsOf, timeoutFromFlag } =
+  const { DEFAULT_SMTP_TIMEOUT_MS, checkSmtp, describeVerification, smtpSettingsOf } =
     await import("./smtp.ts");
-  const { checkImap, describeImapVerification, imapSettingsOfInput } = await import("./imap.ts");
-  const smtp = await checkSmtp(smtpSettingsOf(settings), io, timeoutFromFlag(flags.smtpTimeout));
-  const imap = await checkImap(
-    imapSettingsOfInput(settings),
-    io,
-    timeoutFromFlag(flags.smtpTimeout),
-  );
+  const { checkImap, describeImapVerification, imapSettingsOf } = await import("./imap.ts");
+  const timeoutMs = durationFlag("--smtp-timeout", flags.smtpTimeout, DEFAULT_SMTP_TIMEOUT_MS);
+  const smtp = await checkSmtp(smtpSettingsOf(settings), io, timeoutMs);
+  const imap = await checkImap(imapSettingsOf(settings), io, timeoutMs);
   const ok = smtp.ok && imap.ok;
   // In scripts a blocking failure is reported once, as the error line below.
   if (interactive || ok || flags.saveAnyway) {
@@ -54,15 +53,38 @@ export async function verifyBeforeSaving(
   );
 }
 
-export function refuseMismatch(
-  settings: Pick<MailboxSettings, "smtpTlsMode" | "smtpPort">,
-  allowed: boolean,
-): void {
-  const mismatch = portMismatch(settings.smtpTlsMode, settings.smtpPort);
-  if (mismatch !== undefined && !allowed) {
-    throw new CliError(
-      "port_mode_mismatch",
-      `${mismatch}; pass --allow-port-mismatch if that is really right.`,
+/**
+ * Every TLS mode/port pair that `changed` touches must agree, unless --allow-port-mismatch: in a
+ * terminal the operator is asked (as at the create prompt), in scripts it is an error.
+ */
+export async function checkPortPairs(
+  settings: Pick<FullMailboxSettings, PortPair["mode"] | PortPair["port"]>,
+  changed: Known,
+  flags: MailboxFlags & CommonFlags,
+  io: Io,
+): Promise<void> {
+  if (flags.allowPortMismatch === true) return;
+  for (const pair of PORT_PAIRS) {
+    if (changed[pair.mode] === undefined && changed[pair.port] === undefined) continue;
+    const mode = settings[pair.mode];
+    const port = settings[pair.port];
+    const mismatch = portMismatch(pair.protocol, mode, port);
+    if (mismatch === undefined) continue;
+    if (!canPrompt(io, flags)) {
+      throw new CliError(
+        "port_mode_mismatch",
+        `${mismatch}; pass --allow-port-mismatch if that is really right.`,
+      );
+    }
+    const { askModeAndPort } = await import("../prompts/mailbox.ts");
+    await askModeAndPort(
+      promptsFor(io),
+      pair,
+      { mode, port },
+      {
+        allowPortMismatch: false,
+        initialMode: mode,
+      },
     );
   }
 }

@@ -1,6 +1,6 @@
 import { type PublicMailbox, getMailbox } from "@imap-proxy/db";
 import { type Io, writeJson, writeLine } from "../io.ts";
-import { summary } from "../prompts/mailbox.ts";
+import { summaryLines } from "../mailbox-fields.ts";
 import { withDatabase } from "../runtime.ts";
 import type { CommonFlags } from "./common.ts";
 
@@ -13,7 +13,14 @@ export async function runMailboxesShow(
   if (flags.json) return writeJson(io, mailbox);
   writeLine(
     io.stdout,
-    `id             ${mailbox.id}\n${summary(mailbox)}\nsmtp conns     ${mailbox.smtpMaxConnections}\nsending        ${describePause(mailbox.pause)}\ncreated        ${mailbox.createdAt}\nupdated        ${mailbox.updatedAt}`,
+    summaryLines(mailbox, {
+      before: [["Id", mailbox.id]],
+      after: [
+        ["Sending", describePause(mailbox.pause)],
+        ["Created", mailbox.createdAt],
+        ["Updated", mailbox.updatedAt],
+      ],
+    }),
   );
 }
 

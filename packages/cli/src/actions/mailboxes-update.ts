@@ -1,118 +1,78 @@
-import type { Keyring } from "@imap-proxy/crypto";
-import { type MailboxSettings, findMailboxRow, getMailbox, updateMailbox } from "@imap-proxy/db";
+import {
+  type FullMailboxSettings,
+  type Mailbox,
+  findMailboxRow,
+  updateMailbox,
+} from "@imap-proxy/db";
+import { quoted } from "@imap-proxy/errors";
 import type { MailboxFlags } from "../commands/mailbox-options.ts";
 import { CancelledError, CliError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
-import { promptsFor } from "../prompts/clack.ts";
-import { MAILBOX_FIELDS, promptField } from "../prompts/fields.ts";
-import { askSmtpModeAndPort } from "../prompts/mailbox.ts";
+import { type Known, SECRET_KEYS } from "../mailbox-fields.ts";
+import { type Prompts, promptsFor } from "../prompts/clack.ts";
 import { keyringFor, withDatabase } from "../runtime.ts";
 import { type CommonFlags, canPrompt } from "./common.ts";
 import { mailboxFieldsFromFlags } from "./mailbox-input.ts";
-import { refuseMismatch, verifyBeforeSaving } from "./mailbox-save-checks.ts";
+import { checkPortPairs, verifyBeforeSaving } from "./mailbox-save-checks.ts";
 
-const SMTP_FIELDS = [
-  "smtpHost",
-  "smtpPort",
-  "smtpUsername",
-  "smtpPassword",
-  "smtpTlsMode",
-] as const;
-
+/**
+ * `mailboxes:update`: read the mailbox, then (database closed) take the changes from flags or
+ * prompts, check the port pairs, verify, confirm; then open the database once to save. Nothing
+ * holds the embedded database while a person answers or a server is checked.
+ */
 export async function runMailboxesUpdate(
   idOrEmail: string,
   flags: MailboxFlags & CommonFlags,
   io: Io,
 ): Promise<void> {
   const changes = await mailboxFieldsFromFlags(flags, io);
-  let keyring: Keyring | undefined;
-  const updated = await withDatabase(io, async (handle) => {
-    const { db } = handle;
-    const secrets = async () => (keyring ??= await keyringFor(io, handle));
-    const current = await getMailbox(db, idOrEmail);
-    let prompted = false;
-    if (Object.keys(changes).length === 0) {
-      if (!canPrompt(io, flags)) {
-        throw new CliError(
-          "missing_input",
-          "Nothing to update: pass at least one field flag (see --help).",
-        );
-      }
-      Object.assign(changes, await promptUpdates(io, current, flags.allowPortMismatch === true));
-      prompted = true;
-    }
-    if (changes.smtpTlsMode !== undefined || changes.smtpPort !== undefined) {
-      refuseMismatch(
-        {
-          smtpTlsMode: changes.smtpTlsMode ?? current.smtpTlsMode,
-          smtpPort: changes.smtpPort ?? current.smtpPort,
-        },
-        flags.allowPortMismatch === true || canPrompt(io, flags),
-      );
-    }
-    const smtpChanged = SMTP_FIELDS.some((field) => changes[field] !== undefined);
-    if (flags.verify === true || (canPrompt(io, flags) && smtpChanged)) {
-      const row = (await findMailboxRow(db, current.id))!;
-      const merged: MailboxSettings = {
-        ...current,
-        imapPassword: "",
-        smtpPassword:
-          changes.smtpPassword ?? (await secrets()).decryptSecret(row.smtpPasswordEncrypted),
-        ...changes,
-      };
-      if (!(await verifyBeforeSaving(merged, flags, io))) throw new CancelledError();
-    }
-    // Like create: check first (above), then one last confirmation before writing.
-    if (prompted) {
-      const save = await promptsFor(io).confirm({
-        message: "Save these changes?",
-        initialValue: true,
-      });
-      if (!save) throw new CancelledError();
-    }
-    // Loaded only if a secret is touched: a non-secret edit needs no key.
-    if (changes.imapPassword !== undefined || changes.smtpPassword !== undefined) await secrets();
-    const sealer = { encryptSecret: (plaintext: string) => keyring!.encryptSecret(plaintext) };
-    return updateMailbox(db, sealer, current.id, changes);
+  const interactive = canPrompt(io, flags);
+  if (Object.keys(changes).length === 0 && !interactive) {
+    throw new CliError(
+      "missing_input",
+      "Nothing to update: pass at least one field flag (see --help).",
+    );
+  }
+  const row = await withDatabase(io, async ({ db }) => {
+    const found = await findMailboxRow(db, idOrEmail);
+    if (found === undefined)
+      throw new CliError("not_found", `No mailbox matches ${quoted(idOrEmail)}.`);
+    return found;
   });
+  let prompts: Prompts | undefined;
+  if (Object.keys(changes).length === 0) {
+    prompts = promptsFor(io);
+    const { promptUpdates } = await import("../prompts/mailbox.ts");
+    Object.assign(changes, await promptUpdates(prompts, row, flags.allowPortMismatch === true));
+  }
+  const merged = { ...row, ...changes };
+  await checkPortPairs(merged, changes, flags, io);
+
+  const smtpChanged = Object.keys(changes).some((key) => key.startsWith("smtp"));
+  if (flags.verify === true || (interactive && smtpChanged)) {
+    const keyring = await keyringFor(io);
+    const withSecrets: FullMailboxSettings = {
+      ...merged,
+      imapPassword: changes.imapPassword ?? keyring.decryptSecret(row.imapPasswordEncrypted),
+      smtpPassword: changes.smtpPassword ?? keyring.decryptSecret(row.smtpPasswordEncrypted),
+    };
+    if (!(await verifyBeforeSaving(withSecrets, flags, io))) throw new CancelledError();
+  }
+  // Like create: check first (above), then one last confirmation before writing.
+  if (prompts && !(await prompts.confirm({ message: "Save these changes?", initialValue: true })))
+    throw new CancelledError();
+
+  const updated = await saveChanges(io, row, changes);
+  const done = `Updated mailbox ${updated.email} (id ${updated.id}).`;
   if (flags.json) writeJson(io, updated);
-  else writeLine(io.stdout, `Updated mailbox ${updated.email} (id ${updated.id}).`);
+  else if (prompts) prompts.outro(done);
+  else writeLine(io.stdout, done);
 }
 
-async function promptUpdates(
-  io: Io,
-  current: Awaited<ReturnType<typeof getMailbox>>,
-  allowPortMismatch: boolean,
-): Promise<Partial<MailboxSettings>> {
-  const prompts = promptsFor(io);
-  prompts.intro(`Update ${current.email}`);
-  const fields = await prompts.multiselect<keyof MailboxSettings>({
-    message: "Which settings change?",
-    options: Object.entries(MAILBOX_FIELDS).map(([field, { label }]) => ({
-      value: field as keyof MailboxSettings,
-      label,
-    })),
-    required: true,
-  });
-  // Reuse the create flow's prompts for exactly the chosen fields, current values as answers for the rest.
-  const changes: Partial<MailboxSettings> = {};
-  for (const field of fields.filter(
-    (f): f is Exclude<keyof MailboxSettings, "smtpTlsMode" | "smtpPort"> =>
-      f !== "smtpTlsMode" && f !== "smtpPort",
-  )) {
-    Object.assign(changes, { [field]: await promptField(prompts, field, current) });
-  }
-  if (fields.includes("smtpTlsMode") || fields.includes("smtpPort")) {
-    const { mode, port } = await askSmtpModeAndPort(
-      prompts,
-      {
-        mode: fields.includes("smtpTlsMode") ? undefined : current.smtpTlsMode,
-        port: fields.includes("smtpPort") ? undefined : current.smtpPort,
-      },
-      allowPortMismatch,
-    );
-    changes.smtpTlsMode = mode;
-    changes.smtpPort = port;
-  }
-  return changes;
+/** The one database session that writes: a key is loaded only when a secret changes. */
+async function saveChanges(io: Io, row: Mailbox, changes: Known) {
+  const sealsSecret = SECRET_KEYS.some((key) => changes[key] !== undefined);
+  const keyring = sealsSecret ? await keyringFor(io) : undefined;
+  const sealer = { encryptSecret: (plaintext: string) => keyring!.encryptSecret(plaintext) };
+  return withDatabase(io, ({ db }) => updateMailbox(db, sealer, row.id, changes));
 }

@@ -1,3 +1,4 @@
+import { quoted } from "@imap-proxy/errors";
 import { retryFailed } from "@imap-proxy/db/queue";
 import { CliError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
@@ -12,7 +13,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export async function runMessagesRetry(id: string, flags: CommonFlags, io: Io): Promise<void> {
   if (!UUID.test(id))
-    throw new CliError("invalid_input", `"${id}" is not a message or recipient id (a UUID).`);
+    throw new CliError("invalid_input", `${quoted(id)} is not a message or recipient id (a UUID).`);
   const queued = await withDatabase(io, ({ db }) => retryFailed(db, id.toLowerCase()));
   if (queued.length === 0)
     throw new CliError(

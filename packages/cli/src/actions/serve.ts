@@ -1,3 +1,4 @@
+import { quoted } from "@imap-proxy/errors";
 import { verifierFromEnv } from "@imap-proxy/auth";
 import {
   apiConfigFromEnv,
@@ -31,7 +32,10 @@ const DEFAULT_PORT = "8025";
 
 function portOf(text: string): number {
   if (!/^[0-9]{1,5}$/.test(text) || Number(text) > 65535) {
-    throw new CliError("invalid_input", `The port must be a whole number 0–65535 (got "${text}").`);
+    throw new CliError(
+      "invalid_input",
+      `The port must be a whole number 0–65535 (got ${quoted(text)}).`,
+    );
   }
   return Number(text);
 }

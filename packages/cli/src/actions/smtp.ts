@@ -1,5 +1,5 @@
-import type { MailboxSettings } from "@imap-proxy/db";
-import { findMailboxRow, resumeMailbox } from "@imap-proxy/db";
+import type { FullMailboxSettings } from "@imap-proxy/db";
+import { resumeMailbox } from "@imap-proxy/db";
 import {
   DEFAULT_SMTP_TIMEOUT_MS,
   SmtpError,
@@ -8,43 +8,33 @@ import {
   extraCaFromEnv,
   verifySmtp,
 } from "@imap-proxy/smtp";
-import { CliError } from "../errors.ts";
-import { type Io, writeJson, writeLine } from "../io.ts";
-import { keyringFor, withDatabase } from "../runtime.ts";
+import type { Io } from "../io.ts";
+import { withDatabase } from "../runtime.ts";
+import { durationFlag } from "../validation.ts";
 import type { MailboxesVerifySmtpFlags } from "../commands/mailboxes-verify-smtp.ts";
+import { type CheckOutcome, outcomeOf, runVerifyCommand } from "./verify.ts";
 
-export type VerifyOutcome =
-  { ok: true; result: SmtpVerification } | { ok: false; error: SmtpError };
-
-export function timeoutFromFlag(value: string | undefined): number {
-  if (value === undefined) return DEFAULT_SMTP_TIMEOUT_MS;
-  const match = /^([1-9][0-9]{0,4})(ms|s)$/.exec(value);
-  if (!match)
-    throw new CliError(
-      "invalid_input",
-      `Invalid --smtp-timeout "${value}": use e.g. 15s or 500ms.`,
-    );
-  return Number(match[1]) * (match[2] === "s" ? 1000 : 1);
-}
+export { DEFAULT_SMTP_TIMEOUT_MS };
+export type VerifyOutcome = CheckOutcome<SmtpVerification, SmtpError>;
 
 /** Connect, upgrade, authenticate, quit: the shared step behind verify-smtp and --verify. */
-export async function checkSmtp(
+export function checkSmtp(
   settings: SmtpSettings,
   io: Io,
   timeoutMs: number,
 ): Promise<VerifyOutcome> {
-  try {
-    return {
-      ok: true,
-      result: await verifySmtp(settings, { extraCa: extraCaFromEnv(io.env), timeoutMs }),
-    };
-  } catch (error) {
-    if (error instanceof SmtpError) return { ok: false, error };
-    throw error;
-  }
+  return outcomeOf(
+    verifySmtp(settings, { extraCa: extraCaFromEnv(io.env), timeoutMs }),
+    (error) => error instanceof SmtpError,
+  );
 }
 
-export function smtpSettingsOf(settings: MailboxSettings): SmtpSettings {
+export function smtpSettingsOf(
+  settings: Pick<
+    FullMailboxSettings,
+    "smtpHost" | "smtpPort" | "smtpTlsMode" | "smtpUsername" | "smtpPassword"
+  >,
+): SmtpSettings {
   return {
     host: settings.smtpHost,
     port: settings.smtpPort,
@@ -63,48 +53,29 @@ export function describeVerification(outcome: VerifyOutcome): string {
   ].join("\n");
 }
 
-export function verificationJson(outcome: VerifyOutcome) {
-  return outcome.ok
-    ? { ok: true, ...outcome.result }
-    : { ok: false, code: outcome.error.code, message: outcome.error.message };
-}
-
 export async function runMailboxesVerifySmtp(
   idOrEmail: string,
   flags: MailboxesVerifySmtpFlags,
   io: Io,
 ): Promise<void> {
-  const timeoutMs = timeoutFromFlag(flags.smtpTimeout);
-  const keyring = await keyringFor(io);
-  const row = await withDatabase(io, async ({ db }) => {
-    const found = await findMailboxRow(db, idOrEmail);
-    if (found === undefined) throw new CliError("not_found", `No mailbox matches "${idOrEmail}".`);
-    return found;
-  });
-  const outcome = await checkSmtp(
-    {
-      host: row.smtpHost,
-      port: row.smtpPort,
-      tlsMode: row.smtpTlsMode,
-      username: row.smtpUsername,
-      password: keyring.decryptSecret(row.smtpPasswordEncrypted),
+  const timeoutMs = durationFlag("--smtp-timeout", flags.smtpTimeout, DEFAULT_SMTP_TIMEOUT_MS);
+  await runVerifyCommand(idOrEmail, flags, io, {
+    protocol: "SMTP",
+    check: (row, keyring) =>
+      checkSmtp(
+        smtpSettingsOf({ ...row, smtpPassword: keyring.decryptSecret(row.smtpPasswordEncrypted) }),
+        io,
+        timeoutMs,
+      ),
+    describe: describeVerification,
+    // A passing check is the fix a paused mailbox waits for: sending resumes.
+    after: async (row, ok) => {
+      const resumed = ok && row.pauseReason !== null;
+      if (resumed) await withDatabase(io, ({ db }) => resumeMailbox(db, row.id));
+      return {
+        json: { resumed },
+        text: resumed ? "\nSending resumed (the mailbox was paused)." : "",
+      };
     },
-    io,
-    timeoutMs,
-  );
-  // A passing check is the fix a paused mailbox waits for: sending resumes.
-  const resumed = outcome.ok && row.pauseReason !== null;
-  if (resumed) await withDatabase(io, ({ db }) => resumeMailbox(db, row.id));
-  if (flags.json) writeJson(io, { mailbox: row.id, ...verificationJson(outcome), resumed });
-  else if (outcome.ok)
-    writeLine(
-      io.stdout,
-      describeVerification(outcome) +
-        (resumed ? "\nSending resumed (the mailbox was paused)." : ""),
-    );
-  if (!outcome.ok) {
-    if (flags.json)
-      throw new CliError(outcome.error.code, `SMTP verification failed (${outcome.error.code}).`);
-    throw new CliError(outcome.error.code, outcome.error.message);
-  }
+  });
 }

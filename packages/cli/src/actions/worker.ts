@@ -1,3 +1,4 @@
+import { quoted } from "@imap-proxy/errors";
 import { databaseTargetFromEnv, openDatabase, prepareSchema } from "@imap-proxy/db";
 import { DEFAULT_SENDER_CONCURRENCY, startSender } from "@imap-proxy/sender";
 import { imapExtraCaFromEnv } from "@imap-proxy/imap";
@@ -13,7 +14,10 @@ const STOP_BOUND_MS = 30_000;
 export function concurrencyFromFlag(value: string | undefined): number {
   if (value === undefined) return DEFAULT_SENDER_CONCURRENCY;
   if (!/^[1-9][0-9]{0,3}$/.test(value))
-    throw new CliError("invalid_input", `Invalid --concurrency "${value}": a whole number 1–9999.`);
+    throw new CliError(
+      "invalid_input",
+      `Invalid --concurrency ${quoted(value)}: a whole number 1–9999.`,
+    );
   return Number(value);
 }
 

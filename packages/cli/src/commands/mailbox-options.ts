@@ -1,44 +1,31 @@
-import { type Command, Option, type OptionValues } from "@commander-js/extra-typings";
-import { smtpTimeoutOption } from "./options.ts";
+import type { Command, OptionValues } from "@commander-js/extra-typings";
+import type { PlainKey, SecretKey } from "../mailbox-fields.ts";
+import { deferOptions, smtpTimeoutOption } from "./options.ts";
 
-/** The flags of mailboxes:create and mailboxes:update: every field, plus the save-time checks. */
+/** The field flags as commander hands them over (strings until validated), keyed as the table. */
+export type FieldFlags = { [K in PlainKey]?: string } & {
+  [K in SecretKey as `${K}File`]?: string;
+} & { [K in SecretKey]?: string };
+
+/** The flags of mailboxes:create and mailboxes:update: every field of the table, plus the save-time checks. */
 export function withMailboxOptions<
   A extends unknown[],
   O extends OptionValues,
   G extends OptionValues,
 >(command: Command<A, O, G>) {
-  return (
-    command
-      .option("--email <address>", "the mailbox's email address (unique, case-insensitive)")
-      .option("--imap-host <host>", "IMAP server hostname or IP")
-      .option("--imap-port <port>", "IMAP port (default 993)")
-      .option("--imap-username <name>", "IMAP login")
-      .option(
-        "--imap-password-file <path>",
-        "read the IMAP password from a file ('-' = stdin); or set IMAP_PASSWORD",
-      )
-      .option("--smtp-host <host>", "SMTP server hostname or IP")
-      .option(
-        "--smtp-port <port>",
-        "SMTP port (default 465 for implicit, 587 for starttls_required)",
-      )
-      .option("--smtp-username <name>", "SMTP login")
-      .option(
-        "--smtp-password-file <path>",
-        "read the SMTP password from a file ('-' = stdin); or set SMTP_PASSWORD",
-      )
-      .option("--smtp-tls-mode <mode>", "implicit | starttls_required (default starttls_required)")
-      .option("--allow-port-mismatch", "accept 465 with starttls_required, or 587/25 with implicit")
-      .option(
-        "--verify",
-        "check the SMTP settings before saving (connect, TLS, log in, send nothing)",
-      )
-      .option("--save-anyway", "with --verify: save even if the check fails")
-      .addOption(smtpTimeoutOption())
-      // Accepted only to refuse them with a clear message: argv leaks into `ps` and history.
-      .addOption(new Option("--imap-password <value>").hideHelp())
-      .addOption(new Option("--smtp-password <value>").hideHelp())
-  );
+  deferOptions(command, async () => {
+    const { addFieldOptions } = await import("./field-options.ts");
+    addFieldOptions(command);
+  });
+  // The deferred options are typed from the table (commander names them as its keys).
+  return (command as unknown as Command<A, O & FieldFlags, G>)
+    .option(
+      "--allow-port-mismatch",
+      "accept a port that contradicts its TLS mode (e.g. 465 with starttls_required)",
+    )
+    .option("--verify", "check the SMTP and IMAP settings before saving (log in, send nothing)")
+    .option("--save-anyway", "with --verify: save even if the check fails")
+    .addOption(smtpTimeoutOption());
 }
 
 /** The mailbox flags as commander hands them over (strings until validated). */

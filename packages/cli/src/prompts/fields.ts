@@ -1,50 +1,43 @@
-import type { MailboxSettings, PublicMailbox } from "@imap-proxy/db";
-import type * as z from "zod/mini";
-import {
-  emailSchema,
-  hostSchema,
-  portSchema,
-  problemWith,
-  secretSchema,
-  usernameSchema,
-} from "../validation.ts";
+import type { FullMailboxSettings } from "@imap-proxy/db";
+import { type FieldKey, MAILBOX_FIELDS } from "../mailbox-fields.ts";
+import { problemWith } from "../validation.ts";
 import type { Prompts } from "./clack.ts";
 
 /**
- * Every mailbox field's prompt label and validator, in prompt order: the create flow, the
- * update flow's field picker and its per-field prompts all read this one table. The TLS mode
- * has no schema: it is only ever chosen from a select.
+ * Asks for one field as its table entry says: a select of its choices, a masked password, or
+ * text checked by its validator. `initial` prefills the answer (a current value, editable);
+ * `suggested` is offered and taken with Enter.
  */
-export const MAILBOX_FIELDS = {
-  email: { label: "Email", schema: emailSchema },
-  imapHost: { label: "IMAP Host", schema: hostSchema },
-  imapPort: { label: "IMAP Port", schema: portSchema },
-  imapUsername: { label: "IMAP Username", schema: usernameSchema },
-  imapPassword: { label: "IMAP Password", schema: secretSchema },
-  smtpHost: { label: "SMTP Host", schema: hostSchema },
-  smtpTlsMode: { label: "SMTP TLS Mode", schema: undefined },
-  smtpPort: { label: "SMTP Port", schema: portSchema },
-  smtpUsername: { label: "SMTP Username", schema: usernameSchema },
-  smtpPassword: { label: "SMTP Password", schema: secretSchema },
-} as const satisfies Record<
-  keyof MailboxSettings,
-  { label: string; schema: z.ZodMiniType | undefined }
->;
-
-/** One field of an existing mailbox, prompted with its current value (passwords masked, blank). */
-export async function promptField(
+export async function askField<K extends FieldKey>(
   prompts: Prompts,
-  field: Exclude<keyof MailboxSettings, "smtpTlsMode" | "smtpPort">,
-  current: PublicMailbox,
-): Promise<string | number> {
-  const { label, schema } = MAILBOX_FIELDS[field];
-  if (field === "imapPassword" || field === "smtpPassword") {
-    return prompts.password({ message: label, validate: (v) => problemWith(schema, v) });
+  key: K,
+  { initial, suggested }: { initial?: string; suggested?: string } = {},
+): Promise<FullMailboxSettings[K]> {
+  const { label, schema, choices, secret, placeholder } = MAILBOX_FIELDS[key];
+  const parse = (text: string) => schema.parse(text);
+  if (choices) {
+    const answer = await prompts.select<string>({
+      message: label,
+      options: Object.entries(choices).map(([value, hint]) => ({ value, label: value, hint })),
+      initialValue: initial ?? suggested,
+    });
+    return parse(answer);
   }
-  const value = await prompts.text({
+  if (secret) {
+    return parse(
+      await prompts.password({ message: label, validate: (v) => problemWith(schema, v) }),
+    );
+  }
+  const answer = await prompts.text({
     message: label,
-    initialValue: String(current[field]),
-    validate: (v) => problemWith(schema, v),
+    ...(initial === undefined ? {} : { initialValue: initial }),
+    ...(suggested === undefined
+      ? placeholder === undefined
+        ? {}
+        : { placeholder }
+      : { placeholder: suggested, defaultValue: suggested }),
+    // clack validates before it substitutes the default, so empty is fine with a suggestion.
+    validate: (v) => (!v && suggested !== undefined ? undefined : problemWith(schema, v)),
   });
-  return field === "imapPort" ? Number(value) : value;
+  return parse(answer || (suggested ?? ""));
 }

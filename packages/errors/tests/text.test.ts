@@ -1,0 +1,34 @@
+import { expect, test } from "vitest";
+import { hasUnsafeCharacters, printable, quoted } from "../src/index.ts";
+
+const UNSAFE = [
+  "\u0000",
+  "\t",
+  "\n",
+  "\r",
+  "\u001b",
+  "\u007f",
+  "\u0085",
+  "\u009b",
+  "\u061c",
+  "\u200e",
+  "\u200f",
+  "\u202a",
+  "\u202e",
+  "\u2066",
+  "\u2069",
+];
+
+test("every C0/C1 control, DEL and bidi control is unsafe; ordinary text is not", () => {
+  for (const char of UNSAFE) expect(hasUnsafeCharacters(`a${char}b`), escape(char)).toBe(true);
+  for (const text of ["ops@example.com", "Ünïcødé ✉ 🔑", "a b", "עברית"])
+    expect(hasUnsafeCharacters(text)).toBe(false);
+});
+
+test("quoted and printable never let a control character through", () => {
+  const input = "\u001b]0;pwned\u0007x\u009b2J\u202eevil\u007f";
+  const out = quoted(input);
+  expect(out).toBe('"\\u001b]0;pwned\\u0007x\\u009b2J\\u202eevil\\u007f"');
+  expect(hasUnsafeCharacters(out)).toBe(false);
+  expect(printable("line\r\nnext")).toBe("line\\u000d\\u000anext");
+});
