@@ -81,11 +81,11 @@ export function trackingConfigFromEnv(
   try {
     parsed = new URL(url);
   } catch {
-    throw new ApiConfigError(`PUBLIC_URL must be an absolute http(s) URL (it is "${url}").`);
+    throw new ApiConfigError(`PUBLIC_URL must be an absolute http(s) URL (it is ${quoted(url)}).`);
   }
   if (!/^https?:$/.test(parsed.protocol) || parsed.search !== "" || parsed.hash !== "") {
     throw new ApiConfigError(
-      `PUBLIC_URL must be an http(s) URL without query or fragment (it is "${url}").`,
+      `PUBLIC_URL must be an http(s) URL without query or fragment (it is ${quoted(url)}).`,
     );
   }
   return {
@@ -113,7 +113,7 @@ export function trustProxyFromEnv(env: NodeJS.ProcessEnv = process.env): boolean
       (prefix !== undefined && (!/^[0-9]{1,3}$/.test(prefix) || Number(prefix) > maxPrefix))
     ) {
       throw new ApiConfigError(
-        `TRUST_PROXY must be true or comma-separated IP addresses/CIDRs (bad entry "${entry}").`,
+        `TRUST_PROXY must be true or comma-separated IP addresses/CIDRs (bad entry ${quoted(entry)}).`,
       );
     }
   }

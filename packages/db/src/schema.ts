@@ -48,7 +48,10 @@ export function portMismatch(
   if (mode === "starttls_required" && port === USUAL_PORTS[protocol].implicit) {
     return `${name} port ${port} expects implicit TLS, but the mode is starttls_required`;
   }
-  if (mode === "implicit" && (PLAINTEXT_GREETING_PORTS[protocol] as readonly number[]).includes(port)) {
+  if (
+    mode === "implicit" &&
+    (PLAINTEXT_GREETING_PORTS[protocol] as readonly number[]).includes(port)
+  ) {
     return `${name} port ${port} expects a plaintext greeting and STARTTLS, but the mode is implicit`;
   }
   return undefined;
@@ -135,6 +138,10 @@ export const deliveryReportKind = pgEnum("delivery_report_kind", [
 export type DeliveryReportKind = (typeof deliveryReportKind.enumValues)[number];
 export const DELIVERY_REPORT_KINDS = deliveryReportKind.enumValues;
 
+/** `char_length("column") <= max`, the limit taken from MAILBOX_LIMITS (written once). */
+const atMost = (column: string, max: number) =>
+  sql`char_length(${sql.identifier(column)}) <= ${sql.raw(String(max))}`;
+
 const sqlList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(", "));
 
 export const mailboxes = pgTable(
@@ -204,12 +211,12 @@ export const mailboxes = pgTable(
     check("mailboxes_smtp_host_not_blank", sql`btrim("smtp_host") <> ''`),
     // Length caps (RFC 5321 path, RFC 1035 name, a generous username), so no writer can store
     // an oversized value and none overflows the lower(email) index.
-    check("mailboxes_email_length", sql`char_length("email") <= 254`),
-    check("mailboxes_imap_host_length", sql`char_length("imap_host") <= 253`),
-    check("mailboxes_smtp_host_length", sql`char_length("smtp_host") <= 253`),
-    check("mailboxes_imap_username_length", sql`char_length("imap_username") <= 256`),
-    check("mailboxes_smtp_username_length", sql`char_length("smtp_username") <= 256`),
-    check("mailboxes_sent_folder_length", sql`char_length("sent_folder") <= 1000`),
+    check("mailboxes_email_length", atMost("email", MAILBOX_LIMITS.email)),
+    check("mailboxes_imap_host_length", atMost("imap_host", MAILBOX_LIMITS.host)),
+    check("mailboxes_smtp_host_length", atMost("smtp_host", MAILBOX_LIMITS.host)),
+    check("mailboxes_imap_username_length", atMost("imap_username", MAILBOX_LIMITS.username)),
+    check("mailboxes_smtp_username_length", atMost("smtp_username", MAILBOX_LIMITS.username)),
+    check("mailboxes_sent_folder_length", atMost("sent_folder", MAILBOX_LIMITS.folder)),
     check("mailboxes_imap_port_range", sql`"imap_port" BETWEEN 1 AND 65535`),
     check("mailboxes_smtp_port_range", sql`"smtp_port" BETWEEN 1 AND 65535`),
   ],
@@ -281,7 +288,7 @@ export const messages = pgTable(
       sql`"message_id_header" ~ '^<[^<>@[:space:]]+@[^<>@[:space:]]+>$'`,
     ),
     check("messages_envelope_from_not_blank", sql`btrim("envelope_from") <> ''`),
-    check("messages_envelope_from_length", sql`char_length("envelope_from") <= 254`),
+    check("messages_envelope_from_length", atMost("envelope_from", MAILBOX_LIMITS.email)),
     // RFC 5322's line limit, and one line: a CR or LF would inject headers.
     check(
       "messages_subject_one_line",
@@ -413,7 +420,10 @@ export const outboundMessages = pgTable(
       .on(t.messageId, sql`lower("recipient_email")`)
       .where(sql`"message_id" IS NOT NULL`),
     check("outbound_messages_attempts_non_negative", sql`"attempts" >= 0`),
-    check("outbound_messages_recipient_email_length", sql`char_length("recipient_email") <= 254`),
+    check(
+      "outbound_messages_recipient_email_length",
+      atMost("recipient_email", MAILBOX_LIMITS.email),
+    ),
     check("outbound_messages_subject_length", sql`char_length("subject") <= 998`),
     check("outbound_messages_idempotency_key_length", sql`char_length("idempotency_key") <= 255`),
     check(

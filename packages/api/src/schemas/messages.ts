@@ -1,5 +1,6 @@
 import {
   DELIVERY_REPORT_KINDS,
+  MAILBOX_LIMITS,
   OUTBOUND_MESSAGE_STATUSES,
   TRACKING_EVENT_KINDS,
   TRACKING_EVENT_LABELS,
@@ -15,7 +16,7 @@ const ONE_LINE = /^[^\r\n]*$/;
 const oneLine = (max: number) =>
   z.string().max(max).regex(ONE_LINE, "must be one line (no CR or LF)");
 
-const Address = z.email("must be an email address").max(254);
+const Address = z.email("must be an email address").max(MAILBOX_LIMITS.email);
 export const Recipient = z
   .union([Address, z.object({ name: oneLine(200).optional(), address: Address }).strict()])
   .describe('"a@example.com" or { "name": "A", "address": "a@example.com" }')
