@@ -329,24 +329,39 @@ function secretsPage(db: Pick<Database, "select">, after: string, limit: number)
     .limit(limit);
 }
 
-/** Ids of mailboxes with a secret that no configured key decrypts (rotation refuses then). */
-export const undecryptableMailboxIds = withDatabaseErrors(async function undecryptableMailboxIds(
+export interface SecretsCheck {
+  /** Mailboxes read (each holds two secrets). */
+  mailboxes: number;
+  /** Ids of mailboxes with a secret that no configured key decrypts. */
+  undecryptable: string[];
+  /** Mailboxes whose secrets decrypt, but not both under the first (current) key. */
+  underOlderKey: number;
+}
+
+/**
+ * Tries every stored secret against the configured keys (`keys:check`; rotation refuses while
+ * any fails). Reads in pages of 500; writes nothing.
+ */
+export const checkMailboxSecrets = withDatabaseErrors(async function checkMailboxSecrets(
   db: Database,
   rotator: SecretRotator,
-): Promise<string[]> {
-  const failing: string[] = [];
+): Promise<SecretsCheck> {
+  const check: SecretsCheck = { mailboxes: 0, undecryptable: [], underOlderKey: 0 };
   let after = "00000000-0000-0000-0000-000000000000";
   for (;;) {
     const page = await secretsPage(db, after, 500);
     for (const row of page) {
+      check.mailboxes += 1;
       try {
         rotator.decrypt(row.imap);
         rotator.decrypt(row.smtp);
+        if (rotator.needsRotation(row.imap) || rotator.needsRotation(row.smtp))
+          check.underOlderKey += 1;
       } catch {
-        failing.push(row.id);
+        check.undecryptable.push(row.id);
       }
     }
-    if (page.length < 500) return failing;
+    if (page.length < 500) return check;
     after = page[page.length - 1]!.id;
   }
 });
@@ -362,7 +377,7 @@ export const rotateMailboxSecrets = withDatabaseErrors(async function rotateMail
   rotator: SecretRotator,
   options: { batchSize?: number } = {},
 ): Promise<RotationReport> {
-  const failing = await undecryptableMailboxIds(db, rotator);
+  const failing = (await checkMailboxSecrets(db, rotator)).undecryptable;
   if (failing.length > 0) {
     throw new DatabaseError(
       "undecryptable_secret",

@@ -2,6 +2,7 @@ import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import type { Io } from "../io.ts";
 import { bounces } from "./bounces.ts";
 import { dbMigrate } from "./db-migrate.ts";
+import { keysCheck } from "./keys-check.ts";
 import { keysGenerate } from "./keys-generate.ts";
 import { keysRotate } from "./keys-rotate.ts";
 import { mailboxesCreate } from "./mailboxes-create.ts";
@@ -37,6 +38,7 @@ const COMMANDS: ((io: Io) => CommandUnknownOpts)[] = [
   bounces,
   keysGenerate,
   keysRotate,
+  keysCheck,
   tokensIssue,
   serve,
   dbMigrate,
