@@ -1,8 +1,8 @@
 // Submit benchmark over a real socket, on Postgres: POST /v1/messages with a 2 KB text message,
 // autocannon at 1, 16 and 64 connections against the app served as `imap-proxy serve` does
 // (buildApp + startServer, pino logs at info, in a child process so the load generator does not
-// share its event loop). Then what one submission costs the database: statements counted on the
-// wire by a proxy in front of Postgres. Prints tables; asserts nothing.
+// share its event loop). Then what one submission costs the database: round trips counted on
+// the wire by a proxy in front of Postgres. Prints tables; asserts nothing.
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres pnpm --filter @imap-proxy/api bench
 // Env: DATABASE_URL (default the local server; a fresh database is made and dropped),
 // BENCH_DURATION (seconds per connection count, default 10), BENCH_CONNECTIONS (e.g. "16",
@@ -20,7 +20,7 @@ import { apiConfigFromEnv, buildApp, startServer } from "../src/index.ts";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? "1,16,64").split(",").map(Number);
-/** Requests whose database statements are counted (after one warm-up request). */
+/** Requests whose database round trips are counted (after a warm-up). */
 const COUNTED = 500;
 
 /** The server side: the app as `serve` builds it, on the database in the environment. */
@@ -78,11 +78,12 @@ async function stopChild(server: Server): Promise<void> {
 }
 
 /**
- * A TCP proxy in front of Postgres that counts the statements clients send: each ends with a
- * Sync (extended protocol) or is one Query message (simple protocol).
+ * A TCP proxy in front of Postgres that counts the round trips clients make: every point where
+ * a client waits for the server ends its messages with a Sync or a Flush (extended protocol),
+ * or is one Query message (simple protocol).
  */
 async function statementCounter(target: URL) {
-  let statements = 0;
+  let roundTrips = 0;
   const proxy = net.createServer((client) => {
     const upstream = net.connect(Number(target.port || 5432), target.hostname);
     let pending = Buffer.alloc(0);
@@ -104,7 +105,7 @@ async function statementCounter(target: URL) {
         const length = pending.readInt32BE(1);
         if (pending.length < 1 + length) break;
         const type = String.fromCharCode(pending[0]!);
-        if (type === "S" || type === "Q") statements += 1;
+        if (type === "S" || type === "H" || type === "Q") roundTrips += 1;
         pending = pending.subarray(1 + length);
       }
     });
@@ -119,8 +120,8 @@ async function statementCounter(target: URL) {
   url.host = `127.0.0.1:${address.port}`;
   return {
     url: url.toString(),
-    reset: () => (statements = 0),
-    count: () => statements,
+    reset: () => (roundTrips = 0),
+    count: () => roundTrips,
     close: () => new Promise((resolve) => proxy.close(resolve)),
   };
 }
@@ -203,7 +204,7 @@ async function main(): Promise<void> {
       await stopChild(server);
     }
 
-    // Database statements per submission, counted on the wire.
+    // Database round trips per submission, counted on the wire.
     const counter = await statementCounter(new URL(database.url!));
     const counted = await startChild(counter.url, secret);
     const costs: string[] = [];
@@ -212,7 +213,9 @@ async function main(): Promise<void> {
         ["no Idempotency-Key", undefined],
         ["a new Idempotency-Key each", withKey],
       ] as const) {
-        await request(counted.url, 1, { amount: 1 }); // the mailbox lookup (cached 10 s)
+        // Warm-up: the mailbox lookup (cached 10 s), and each pooled connection prepares the
+        // statement on its first use.
+        await request(counted.url, 16, { amount: 200 });
         counter.reset();
         const result = await request(counted.url, 16, {
           amount: COUNTED,
@@ -232,8 +235,8 @@ async function main(): Promise<void> {
     );
     console.log("| connections | req/s | p50 ms | p99 ms | failed |\n|---:|---:|---:|---:|---:|");
     console.log(rows.join("\n"));
-    console.log(`\nDatabase statements per submission (16 connections, counted on the wire)`);
-    console.log("| requests | accepted | statements | per request |\n|---|---:|---:|---:|");
+    console.log(`\nDatabase round trips per submission (16 connections, counted on the wire)`);
+    console.log("| requests | accepted | round trips | per request |\n|---|---:|---:|---:|");
     console.log(costs.join("\n"));
   } finally {
     await database.close();

@@ -109,9 +109,34 @@ const POSTGRES_OPTIONS = {
   fetch_types: false,
 } as const;
 
+/**
+ * drizzle runs every statement unnamed (`prepare: false`), and postgres.js then describes each
+ * statement with parameters before executing it: two round trips per statement. As named
+ * statements, prepared once per connection and cached by their text, each takes one round trip
+ * after its first use. The same holds inside transactions and savepoints.
+ */
+function namedStatements<T extends postgres.Sql>(client: T): T {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      if (property === "unsafe") {
+        return (query: string, parameters?: never[], options?: postgres.UnsafeQueryOptions) =>
+          target.unsafe(query, parameters, { ...options, prepare: true });
+      }
+      if (property === "begin" || property === "savepoint") {
+        const open = Reflect.get(target, property, receiver) as (...args: unknown[]) => unknown;
+        return (...args: unknown[]) => {
+          const body = args.pop() as (sql: postgres.Sql) => unknown;
+          return open(...args, (sql: postgres.Sql) => body(namedStatements(sql)));
+        };
+      }
+      return Reflect.get(target, property, receiver) as unknown;
+    },
+  });
+}
+
 function openPostgres(url: string, maxConnections: number): DatabaseHandle {
   const client = postgres(url, { ...POSTGRES_OPTIONS, max: maxConnections });
-  const db = drizzlePostgres({ client, schema }) as unknown as Database;
+  const db = drizzlePostgres({ client: namedStatements(client), schema }) as unknown as Database;
   return {
     db,
     kind: "postgres",
