@@ -9,6 +9,7 @@ import postgres from "postgres";
 import { type ReleaseLock, lockHolderPid, tryLockDataDir } from "./data-dir-lock.ts";
 import { connectablePath, embeddedChannelPath } from "./embedded-channel.ts";
 import { DatabaseError } from "./errors.ts";
+import { markOnServer } from "./on-server.ts";
 import { ensurePrivateDataDir, makeTreePrivate } from "./private-directory.ts";
 import * as schema from "./schema.ts";
 
@@ -137,6 +138,7 @@ function namedStatements<T extends postgres.Sql>(client: T): T {
 function openPostgres(url: string, maxConnections: number): DatabaseHandle {
   const client = postgres(url, { ...POSTGRES_OPTIONS, max: maxConnections });
   const db = drizzlePostgres({ client: namedStatements(client), schema }) as unknown as Database;
+  markOnServer(db);
   return {
     db,
     kind: "postgres",

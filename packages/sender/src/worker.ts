@@ -155,11 +155,16 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
     return next;
   };
 
+  /** Stops tracking an entry, unless its row is held by a newer entry by now. */
+  const forget = (entry: Held) => {
+    if (held.get(entry.message.id) === entry) held.delete(entry.message.id);
+  };
+
   const loseLease = (entry: Held, why: string) => {
     if (entry.lost || entry.state === "finishing") return;
     entry.lost = true;
     report.leaseLost += 1;
-    if (entry.state === "buffered") held.delete(entry.message.id);
+    if (entry.state === "buffered") forget(entry);
     entry.controller?.abort(
       new DatabaseError(
         "lease_lost",
@@ -175,6 +180,15 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
       // once refills start at half, doubling the round trips per message.
       const batch = await claim(db, { limit: batchSize, owner, clock });
       for (const message of batch) {
+        const earlier = held.get(message.id);
+        if (earlier !== undefined) {
+          // The same lease again: the database lost this worker's claim (claim.ts) and handed
+          // the row out anew. The earlier entry holds exactly this lease and carries on; running
+          // both would send twice.
+          if (earlier.message.lease.attempt === message.attempts) continue;
+          // A later attempt: the earlier lease was recovered; that entry is stale.
+          loseLease(earlier, "the row was recovered and claimed again");
+        }
         const entry: Held = {
           message,
           claimedAt: sentAt,
@@ -227,7 +241,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
         const rejected = new Set(finished.flatMap((result) => result?.rejected ?? []));
         for (const entry of batch) {
           if (rejected.has(entry.message.id) && !entry.lost) report.leaseLost += 1;
-          held.delete(entry.message.id);
+          forget(entry);
           results.delete(entry);
         }
       }
@@ -266,16 +280,22 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
     });
   };
 
-  const release = async (entries: Held[]) => {
-    if (entries.length === 0) return;
-    for (const entry of entries) held.delete(entry.message.id);
-    const result = await oneAtATime(() =>
+  // Releases in flight: their rows are due again as soon as they commit.
+  const releasing = new Set<Promise<void>>();
+  const release = (entries: Held[]): Promise<void> => {
+    if (entries.length === 0) return Promise.resolve();
+    for (const entry of entries) forget(entry);
+    const released = oneAtATime(() =>
       releaseMany(
         db,
         entries.map((e) => e.message.lease),
       ),
-    );
-    report.released += result.finished.length;
+    ).then((result) => {
+      report.released += result.finished.length;
+    });
+    releasing.add(released);
+    void released.catch(() => undefined).finally(() => releasing.delete(released));
+    return released;
   };
 
   const renew = () => {
@@ -300,12 +320,14 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
           clock,
         ),
       );
+      // By the entries renewed: by now an id may belong to a newer claim of the row.
+      const renewed = new Map(entries.map((e) => [e.message.id, e]));
       for (const id of extended) {
-        const entry = held.get(id);
+        const entry = renewed.get(id);
         if (entry !== undefined) entry.confirmedAt = sentAt;
       }
       for (const id of lost) {
-        const entry = held.get(id);
+        const entry = renewed.get(id);
         if (entry !== undefined) loseLease(entry, "renewal refused (recovered or claimed again)");
       }
     })()
@@ -349,6 +371,11 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
       if (entry === undefined) {
         const claimed = await (claiming ?? refill());
         if (claimed === 0 && buffer.length === 0) {
+          // Not empty while rows given back are on their way to the queue.
+          if (releasing.size > 0) {
+            await Promise.allSettled(releasing);
+            continue;
+          }
           if (options.stopWhenEmpty) return;
           await idle();
         }
@@ -378,7 +405,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
       report.processed += 1;
       if (outcome.kind === "abandoned") {
         // Stopped before the body because the lease is gone: the row is not ours to write.
-        held.delete(entry.message.id);
+        forget(entry);
         continue;
       }
       results.set(entry, outcome);

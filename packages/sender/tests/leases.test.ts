@@ -1,4 +1,4 @@
-import { type Database } from "@imap-proxy/db";
+import { type Database, sql } from "@imap-proxy/db";
 import { recoverStale } from "@imap-proxy/db/queue";
 import { openTestDatabase, type TestDatabase } from "@imap-proxy/testing/database";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -99,6 +99,45 @@ describe("leases a live worker never loses", () => {
     expect((await rowsByMailbox(db, mailboxId)).get(ids[0]!)).toMatchObject({
       status: "sent",
       attempts: 2,
+    });
+  });
+
+  test("a claim the database lost (a crash after its asynchronous commit) and handed to the same worker again: one handler, recorded once", async () => {
+    const { mailboxId, ids } = await queueMessages(db, 1);
+    const id = ids[0]!;
+    const stop = new AbortController();
+    let calls = 0;
+    let deliveries = 0;
+    const status = async () => (await rowsByMailbox(db, mailboxId)).get(id)!.status;
+    const report = await runWorker({
+      db,
+      owner: "forgotten",
+      concurrency: 2,
+      idleMs: 20,
+      signal: stop.signal,
+      handler: async (_message, { beginData }) => {
+        calls += 1;
+        if (calls === 1) {
+          // What a crash that lost the claim's commit leaves: the row as it was before it.
+          await db.execute(sql`
+            UPDATE outbound_messages SET status = 'queued', attempts = attempts - 1,
+              processing_started_at = NULL, lease_renewed_at = NULL, lease_owner = NULL
+            WHERE id = ${id}`);
+          // The idle slot claims it again: the same owner, the same attempt, the same lease.
+          const deadline = Date.now() + 10_000;
+          while ((await status()) !== "processing" && Date.now() < deadline) await sleep(20);
+          await sleep(200);
+        }
+        if (await beginData()) deliveries += 1;
+        stop.abort();
+        return "sent";
+      },
+    });
+    expect({ calls, deliveries }).toEqual({ calls: 1, deliveries: 1 });
+    expect(report).toMatchObject({ processed: 1, leaseLost: 0 });
+    expect((await rowsByMailbox(db, mailboxId)).get(id)).toMatchObject({
+      status: "sent",
+      attempts: 1,
     });
   });
 

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../client.ts";
 import { DatabaseError, withDatabaseErrors } from "../errors.ts";
+import { isOnServer } from "../on-server.ts";
 import { rowsOf } from "../rows.ts";
 import { mailboxNotPaused } from "./paused.ts";
 import { sqlNow } from "./sql-now.ts";
@@ -14,6 +15,16 @@ import type { ClaimedMessage, QueueClock } from "./types.ts";
  * row; the subquery walks the due-row index (`outbound_messages_due_idx`) in its key order, so
  * the cost does not grow with finished rows. Messages of paused mailboxes are passed over
  * (paused.ts).
+ *
+ * On a Postgres server the claim commits asynchronously (no WAL flush before the reply): the
+ * flush is most of a claim's latency, and a worker waits on its claims. If the server crashes
+ * right after, the claim may be undone: its rows are queued again while the worker holds them.
+ * Nothing is sent twice for that. The DATA marker (data-started.ts) commits synchronously and
+ * is fenced by the lease, and flushing it makes every earlier commit durable, so a body only
+ * goes out under a claim that survived, or under the same lease claimed again by the same
+ * worker, which keeps one handler per row (runWorker); another worker's claim has another owner.
+ * The embedded database lives in the worker's process, so there a crash of the worker would
+ * undo its claims too: its claims stay synchronous, and a dead worker's leases are recovered.
  */
 export const claim = withDatabaseErrors(async function claim(
   db: Database,
@@ -40,6 +51,7 @@ export const claim = withDatabaseErrors(async function claim(
         ORDER BY coalesce(next_retry_at, created_at), id
         LIMIT ${options.limit}
         FOR UPDATE SKIP LOCKED))
+        ${isOnServer(db) ? sql`AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL` : sql``}
       RETURNING o.id, o.mailbox_id, o.recipient_email, o.subject, o.attempts`),
   );
   return rows.map((row) => ({
