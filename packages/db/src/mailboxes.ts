@@ -35,21 +35,16 @@ export interface SecretRotator {
  * printed without being named here.
  */
 const {
-  id: idColumn,
   imapPasswordEncrypted: _imapSecret,
   smtpPasswordEncrypted: _smtpSecret,
-  pauseReason,
-  pausedAt,
-  pausedUntil,
-  pauseDetail,
-  createdAt,
-  updatedAt,
-  ...settingColumns
+  ...publicColumns
 } = getTableColumns(mailboxes);
 
 /** The columns an operator sets (everything but the id, the secrets, the pause and timestamps). */
-export type MailboxSettingKey = keyof typeof settingColumns;
-export const MAILBOX_SETTING_KEYS = Object.keys(settingColumns) as MailboxSettingKey[];
+export type MailboxSettingKey = Exclude<
+  keyof typeof publicColumns,
+  "id" | "pauseReason" | "pausedAt" | "pausedUntil" | "pauseDetail" | "createdAt" | "updatedAt"
+>;
 
 /** The two secrets, in plaintext, as callers hand them over; stored only encrypted. */
 interface MailboxSecrets {
@@ -80,17 +75,6 @@ export type PublicMailbox = { id: string } & Pick<Mailbox, MailboxSettingKey> & 
     createdAt: string;
     updatedAt: string;
   };
-
-const publicColumns = {
-  id: idColumn,
-  ...settingColumns,
-  pauseReason,
-  pausedAt,
-  pausedUntil,
-  pauseDetail,
-  createdAt,
-  updatedAt,
-};
 
 type PublicRow = Omit<PublicMailbox, "createdAt" | "updatedAt" | "pause"> & {
   pauseReason: MailboxPauseReason | null;

@@ -21,3 +21,23 @@ export function printable(text: string): string {
 export function quoted(value: string): string {
   return printable(JSON.stringify(value));
 }
+
+/**
+ * Removes a password, and the base64 forms AUTH PLAIN/LOGIN (SMTP) and AUTHENTICATE (IMAP) send,
+ * from any text a server or library hands back, before it can reach a message or a log.
+ */
+export function credentialScrubber(credentials: {
+  username: string;
+  password: string;
+}): (text: string) => string {
+  const { username, password } = credentials;
+  const forms = [
+    password,
+    Buffer.from(password).toString("base64"),
+    Buffer.from(`\u0000${username}\u0000${password}`).toString("base64"),
+  ]
+    .filter((form) => form.length >= 3)
+    // Longest first: one form can end with another (base64 of "\0user\0pw" ends with that of "pw").
+    .sort((a, b) => b.length - a.length);
+  return (text) => forms.reduce((out, form) => out.split(form).join("***"), text);
+}

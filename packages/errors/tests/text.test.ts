@@ -1,5 +1,5 @@
 import { expect, test } from "vitest";
-import { hasUnsafeCharacters, printable, quoted } from "../src/index.ts";
+import { credentialScrubber, hasUnsafeCharacters, printable, quoted } from "../src/index.ts";
 
 const UNSAFE = [
   "\u0000",
@@ -31,4 +31,11 @@ test("quoted and printable never let a control character through", () => {
   expect(out).toBe('"\\u001b]0;pwned\\u0007x\\u009b2J\\u202eevil\\u007f"');
   expect(hasUnsafeCharacters(out)).toBe(false);
   expect(printable("line\r\nnext")).toBe("line\\u000d\\u000anext");
+});
+
+test("credentialScrubber removes the password and the AUTH PLAIN/LOGIN forms of it", () => {
+  const scrub = credentialScrubber({ username: "user", password: "S3cret!" });
+  const plain = Buffer.from("\u0000user\u0000S3cret!").toString("base64");
+  const login = Buffer.from("S3cret!").toString("base64");
+  expect(scrub(`535 bad S3cret! ${plain} ${login} end`)).toBe("535 bad *** *** *** end");
 });

@@ -33,19 +33,6 @@ export class ImapError extends CodedError<ImapFailureCode> {
 const CERTIFICATE_CODES =
   /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|ERR_SSL|ERR_TLS|DEPTH_ZERO|HOSTNAME/;
 
-/** Removes the password (and its base64 forms used by AUTHENTICATE PLAIN/LOGIN) from any text. */
-export function imapSecretScrubber(settings: {
-  username: string;
-  password: string;
-}): (text: string) => string {
-  const forms = [
-    settings.password,
-    Buffer.from(settings.password).toString("base64"),
-    Buffer.from(`\u0000${settings.username}\u0000${settings.password}`).toString("base64"),
-  ].filter((form) => form.length >= 3);
-  return (text) => forms.reduce((out, form) => out.split(form).join("***"), text);
-}
-
 /** Maps imapflow's errors (and Node's socket/TLS codes) to our set. */
 export function classifyImapError(error: unknown, scrub: (text: string) => string): ImapError {
   if (error instanceof ImapError) return error;

@@ -1,5 +1,6 @@
 import { ImapFlow } from "imapflow";
-import { ImapError, classifyImapError, imapSecretScrubber } from "./errors.ts";
+import { credentialScrubber } from "@imap-proxy/errors";
+import { ImapError, classifyImapError } from "./errors.ts";
 import { type ImapPolicyOptions, type ImapSettings, imapConnectionOptions } from "./policy.ts";
 
 export interface ImapVerification {
@@ -21,7 +22,7 @@ export async function connectImap(
   settings: ImapSettings,
   options: ImapPolicyOptions = {},
 ): Promise<ImapFlow> {
-  const scrub = imapSecretScrubber(settings);
+  const scrub = credentialScrubber(settings);
   const client = new ImapFlow(imapConnectionOptions(settings, options));
   // imapflow emits 'error' once per connection; without a listener Node would throw it.
   client.on("error", () => {});
@@ -53,7 +54,7 @@ export async function verifyImap(
   settings: ImapSettings,
   options: ImapPolicyOptions = {},
 ): Promise<ImapVerification> {
-  const scrub = imapSecretScrubber(settings);
+  const scrub = credentialScrubber(settings);
   const client = await connectImap(settings, options);
   try {
     const folders = await client.list();

@@ -1,3 +1,4 @@
+import { credentialScrubber } from "@imap-proxy/errors";
 import { type Database, eq, findMailboxRow, mailboxes } from "@imap-proxy/db";
 import { readCheckpoint, recordDeliveryReport, saveCheckpoint } from "@imap-proxy/db/imap";
 import {
@@ -7,7 +8,6 @@ import {
   bounceFolders,
   classifyImapError,
   connectImap,
-  imapSecretScrubber,
   scanFolder,
   waitForNewMail,
 } from "@imap-proxy/imap";
@@ -104,7 +104,7 @@ async function open(options: BounceOptions): Promise<ImapFlow> {
   try {
     return await connectImap(settings, options.imap);
   } catch (error) {
-    throw classifyImapError(error, imapSecretScrubber(settings));
+    throw classifyImapError(error, credentialScrubber(settings));
   }
 }
 

@@ -1,3 +1,4 @@
+import { credentialScrubber } from "@imap-proxy/errors";
 import { type Database, eq, findMailboxRow, messageBodies, messages } from "@imap-proxy/db";
 import {
   type ClaimedSentCopy,
@@ -13,7 +14,6 @@ import {
   appendSentCopy,
   classifyImapError,
   connectImap,
-  imapSecretScrubber,
   shouldCopyToSent,
 } from "@imap-proxy/imap";
 import { type SecretOpener, imapSettingsOf } from "./imap-settings.ts";
@@ -88,7 +88,7 @@ export async function copySentMessages(options: SentCopyOptions): Promise<SentCo
       continue;
     }
     const settings = imapSettingsOf(mailbox, options.secrets);
-    const scrub = imapSecretScrubber(settings);
+    const scrub = credentialScrubber(settings);
     let client;
     try {
       client = await connectImap(settings, options.imap);

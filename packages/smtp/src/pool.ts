@@ -1,9 +1,9 @@
+import { credentialScrubber } from "@imap-proxy/errors";
 import { Readable } from "node:stream";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import { SmtpError } from "./errors.ts";
 import { type SendOutcome, type SendPhase, classifySendError, parseReply } from "./outcome.ts";
 import { type SmtpPolicyOptions, type SmtpSettings, smtpConnectionOptions } from "./policy.ts";
-import { secretScrubber } from "./verify.ts";
 
 export interface SmtpPoolOptions extends SmtpPolicyOptions {
   /** Connections open at once (the mailbox's `smtp_max_connections`). */
@@ -62,7 +62,7 @@ export class SmtpConnectionPool {
   constructor(settings: SmtpSettings, options: SmtpPoolOptions) {
     this.#settings = settings;
     this.#options = options;
-    this.#scrub = secretScrubber(settings);
+    this.#scrub = credentialScrubber(settings);
   }
 
   get openConnections(): number {

@@ -1,4 +1,5 @@
 import type { TLSSocket } from "node:tls";
+import { credentialScrubber } from "@imap-proxy/errors";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import { SmtpError, classifySmtpError } from "./errors.ts";
 import {
@@ -17,16 +18,6 @@ export interface SmtpVerification {
   certificateExpiresAt: string | undefined;
 }
 
-/** Removes the password (and its base64 forms used by AUTH PLAIN/LOGIN) from any text. */
-export function secretScrubber(settings: SmtpSettings): (text: string) => string {
-  const forms = [
-    settings.password,
-    Buffer.from(settings.password).toString("base64"),
-    Buffer.from(`\u0000${settings.username}\u0000${settings.password}`).toString("base64"),
-  ].filter((form) => form.length >= 3);
-  return (text) => forms.reduce((out, form) => out.split(form).join("***"), text);
-}
-
 /**
  * Connects with the policy's options, upgrades, authenticates and quits: sends no mail. A server
  * that offers no AUTH is a failure (`auth_unavailable`), never a silent success.
@@ -35,7 +26,7 @@ export async function verifySmtp(
   settings: SmtpSettings,
   options: SmtpPolicyOptions = {},
 ): Promise<SmtpVerification> {
-  const scrub = secretScrubber(settings);
+  const scrub = credentialScrubber(settings);
   const connection = new SMTPConnection(smtpConnectionOptions(settings, options));
   const overall = (options.timeoutMs ?? DEFAULT_SMTP_TIMEOUT_MS) * 3;
   let timer: NodeJS.Timeout | undefined;

@@ -1,4 +1,4 @@
-import { type FullMailboxSettings, findMailboxRow } from "@imap-proxy/db";
+import { findMailboxRow } from "@imap-proxy/db";
 import {
   DEFAULT_IMAP_TIMEOUT_MS,
   ImapError,
@@ -12,7 +12,7 @@ import { CliError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { keyringFor, withDatabase } from "../runtime.ts";
 import { durationFlag } from "../validation.ts";
-import { type CheckOutcome, outcomeOf, runVerifyCommand } from "./verify.ts";
+import { type CheckOutcome, outcomeOf, runVerifyCommand, serverSettingsOf } from "./verify.ts";
 import type { BouncesFlags } from "../commands/bounces.ts";
 import type { MailboxesVerifyImapFlags } from "../commands/mailboxes-verify-imap.ts";
 
@@ -28,21 +28,6 @@ export function checkImap(
     verifyImap(settings, { extraCa: imapExtraCaFromEnv(io.env), timeoutMs }),
     (error) => error instanceof ImapError,
   );
-}
-
-export function imapSettingsOf(
-  settings: Pick<
-    FullMailboxSettings,
-    "imapHost" | "imapPort" | "imapTlsMode" | "imapUsername" | "imapPassword"
-  >,
-): ImapSettings {
-  return {
-    host: settings.imapHost,
-    port: settings.imapPort,
-    tlsMode: settings.imapTlsMode,
-    username: settings.imapUsername,
-    password: settings.imapPassword,
-  };
 }
 
 export function describeImapVerification(outcome: ImapVerifyOutcome): string {
@@ -64,7 +49,10 @@ export async function runMailboxesVerifyImap(
     protocol: "IMAP",
     check: (row, keyring) =>
       checkImap(
-        imapSettingsOf({ ...row, imapPassword: keyring.decryptSecret(row.imapPasswordEncrypted) }),
+        serverSettingsOf("imap", {
+          ...row,
+          imapPassword: keyring.decryptSecret(row.imapPasswordEncrypted),
+        }),
         io,
         timeoutMs,
       ),

@@ -27,12 +27,12 @@ export async function verifyBeforeSaving(
     });
   }
   if (!wanted) return true;
-  const { DEFAULT_SMTP_TIMEOUT_MS, checkSmtp, describeVerification, smtpSettingsOf } =
-    await import("./smtp.ts");
-  const { checkImap, describeImapVerification, imapSettingsOf } = await import("./imap.ts");
+  const { DEFAULT_SMTP_TIMEOUT_MS, checkSmtp, describeVerification } = await import("./smtp.ts");
+  const { checkImap, describeImapVerification } = await import("./imap.ts");
+  const { serverSettingsOf } = await import("./verify.ts");
   const timeoutMs = durationFlag("--smtp-timeout", flags.smtpTimeout, DEFAULT_SMTP_TIMEOUT_MS);
-  const smtp = await checkSmtp(smtpSettingsOf(settings), io, timeoutMs);
-  const imap = await checkImap(imapSettingsOf(settings), io, timeoutMs);
+  const smtp = await checkSmtp(serverSettingsOf("smtp", settings), io, timeoutMs);
+  const imap = await checkImap(serverSettingsOf("imap", settings), io, timeoutMs);
   const ok = smtp.ok && imap.ok;
   // In scripts a blocking failure is reported once, as the error line below.
   if (interactive || ok || flags.saveAnyway) {

@@ -1,4 +1,3 @@
-import type { FullMailboxSettings } from "@imap-proxy/db";
 import { resumeMailbox } from "@imap-proxy/db";
 import {
   DEFAULT_SMTP_TIMEOUT_MS,
@@ -12,7 +11,7 @@ import type { Io } from "../io.ts";
 import { withDatabase } from "../runtime.ts";
 import { durationFlag } from "../validation.ts";
 import type { MailboxesVerifySmtpFlags } from "../commands/mailboxes-verify-smtp.ts";
-import { type CheckOutcome, outcomeOf, runVerifyCommand } from "./verify.ts";
+import { type CheckOutcome, outcomeOf, runVerifyCommand, serverSettingsOf } from "./verify.ts";
 
 export { DEFAULT_SMTP_TIMEOUT_MS };
 export type VerifyOutcome = CheckOutcome<SmtpVerification, SmtpError>;
@@ -27,21 +26,6 @@ export function checkSmtp(
     verifySmtp(settings, { extraCa: extraCaFromEnv(io.env), timeoutMs }),
     (error) => error instanceof SmtpError,
   );
-}
-
-export function smtpSettingsOf(
-  settings: Pick<
-    FullMailboxSettings,
-    "smtpHost" | "smtpPort" | "smtpTlsMode" | "smtpUsername" | "smtpPassword"
-  >,
-): SmtpSettings {
-  return {
-    host: settings.smtpHost,
-    port: settings.smtpPort,
-    tlsMode: settings.smtpTlsMode,
-    username: settings.smtpUsername,
-    password: settings.smtpPassword,
-  };
 }
 
 export function describeVerification(outcome: VerifyOutcome): string {
@@ -63,7 +47,10 @@ export async function runMailboxesVerifySmtp(
     protocol: "SMTP",
     check: (row, keyring) =>
       checkSmtp(
-        smtpSettingsOf({ ...row, smtpPassword: keyring.decryptSecret(row.smtpPasswordEncrypted) }),
+        serverSettingsOf("smtp", {
+          ...row,
+          smtpPassword: keyring.decryptSecret(row.smtpPasswordEncrypted),
+        }),
         io,
         timeoutMs,
       ),

@@ -1,10 +1,35 @@
 import type { Keyring } from "@imap-proxy/crypto";
-import { type Mailbox, findMailboxRow } from "@imap-proxy/db";
+import {
+  type FullMailboxSettings,
+  type Mailbox,
+  type MailboxTlsMode,
+  findMailboxRow,
+} from "@imap-proxy/db";
 import { type CodedError, quoted } from "@imap-proxy/errors";
 import { CliError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { keyringFor, withDatabase } from "../runtime.ts";
 import type { CommonFlags } from "./common.ts";
+
+type Protocol = "imap" | "smtp";
+type ServerFields<P extends Protocol> =
+  `${P}Host` | `${P}Port` | `${P}TlsMode` | `${P}Username` | `${P}Password`;
+
+/** A mailbox's IMAP or SMTP server, as @imap-proxy/imap and @imap-proxy/smtp take it. */
+export function serverSettingsOf<P extends Protocol>(
+  protocol: P,
+  settings: Pick<FullMailboxSettings, ServerFields<P>>,
+): { host: string; port: number; tlsMode: MailboxTlsMode; username: string; password: string } {
+  // The same five fields under the protocol's prefix (smtpHost, imapHost, ...).
+  const of = settings as unknown as Record<ServerFields<Protocol>, never>;
+  return {
+    host: of[`${protocol}Host`],
+    port: of[`${protocol}Port`],
+    tlsMode: of[`${protocol}TlsMode`],
+    username: of[`${protocol}Username`],
+    password: of[`${protocol}Password`],
+  };
+}
 
 /** What a check of one server gave: its report, or the typed failure it ended with. */
 export type CheckOutcome<R, E extends CodedError> =
