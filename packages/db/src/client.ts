@@ -6,7 +6,7 @@ import type * as DrizzlePglite from "drizzle-orm/pglite";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
-import { type ReleaseLock, lockHolderPid, tryLockDataDir } from "./data-dir-lock.ts";
+import { type LockRole, type ReleaseLock, lockHolder, tryLockDataDir } from "./data-dir-lock.ts";
 import { connectablePath, embeddedChannelPath } from "./embedded-channel.ts";
 import { DatabaseError } from "./errors.ts";
 import { markOnServer } from "./on-server.ts";
@@ -80,7 +80,17 @@ export function redactUrl(url: string): string {
 interface OpenOptions {
   /** How long to wait for another process holding the embedded database. */
   lockWaitMs?: number;
+  /**
+   * `server` (`serve`): this process will share the embedded database on its socket once it
+   * has started, so processes waiting meanwhile keep waiting for that socket (see openEmbedded).
+   */
+  role?: LockRole;
+  /** How long a process waits for a server that holds the lock to start sharing (default 2 min). */
+  serverStartWaitMs?: number;
 }
+
+/** Bounds the wait for a starting server: a first start creates and migrates the database. */
+const SERVER_START_WAIT_MS = 120_000;
 
 export async function openDatabase(
   target: DatabaseTarget = databaseTargetFromEnv(),
@@ -90,7 +100,11 @@ export async function openDatabase(
     case "postgres":
       return openPostgres(target.url, target.maxConnections ?? 10);
     case "pglite":
-      return openEmbedded(target.dataDir, options.lockWaitMs ?? target.lockWaitMs ?? 5_000);
+      return openEmbedded(target.dataDir, {
+        lockWaitMs: options.lockWaitMs ?? target.lockWaitMs ?? 5_000,
+        role: options.role ?? "command",
+        serverStartWaitMs: options.serverStartWaitMs ?? SERVER_START_WAIT_MS,
+      });
     case "pglite-memory":
       return openPglite(
         undefined,
@@ -166,24 +180,39 @@ export function embeddedInstanceOf(
 
 /**
  * The embedded database: through the socket of a server process that holds it (`serve`), else
- * opened here under the directory's lock, waiting up to `lockWaitMs` for another holder.
+ * opened here under the directory's lock. Each round tries the socket first, then the lock.
+ * Another command holding the lock is waited for up to `lockWaitMs`; a server holding it (still
+ * starting: creating, migrating) is waited for until its socket answers, up to
+ * `serverStartWaitMs`, so a command started beside a starting `serve` connects the moment it
+ * shares instead of failing after the lock wait.
  */
-async function openEmbedded(dataDir: string, lockWaitMs: number): Promise<DatabaseHandle> {
+async function openEmbedded(
+  dataDir: string,
+  wait: { lockWaitMs: number; role: LockRole; serverStartWaitMs: number },
+): Promise<DatabaseHandle> {
   ensurePrivateDataDir(dataDir);
   // Loaded while the lock is sought: Postgres users never pay for the WebAssembly build.
   const modules = Promise.all([import("@electric-sql/pglite"), import("drizzle-orm/pglite")]);
   modules.catch(() => {});
-  const deadline = Date.now() + lockWaitMs;
+  const started = Date.now();
   for (;;) {
     const served = await connectToServer(dataDir);
     if (served) return served;
-    const release = await tryLockDataDir(dataDir);
+    const release = await tryLockDataDir(dataDir, wait.role);
     if (release) return openPglite(dataDir, release, await modules);
-    if (Date.now() >= deadline) {
-      const pid = lockHolderPid(dataDir);
+    const holder = lockHolder(dataDir);
+    const waited = Date.now() - started;
+    const serverStarting = holder?.role === "server";
+    if (
+      waited >=
+      (serverStarting ? Math.max(wait.lockWaitMs, wait.serverStartWaitMs) : wait.lockWaitMs)
+    ) {
+      const who = holder ? ` (pid ${holder.pid})` : "";
       throw new DatabaseError(
         "database_busy",
-        `The embedded database in ${dataDir} is in use by another imap-proxy process${pid ? ` (pid ${pid})` : ""}; try again when it has finished (or set DATABASE_URL to use Postgres).`,
+        serverStarting
+          ? `The embedded database in ${dataDir} is held by an imap-proxy server${who} that has not started sharing it after ${Math.round(waited / 1000)} s; check that server (or set DATABASE_URL to use Postgres).`
+          : `The embedded database in ${dataDir} is in use by another imap-proxy process${who}; try again when it has finished (or set DATABASE_URL to use Postgres).`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 100));

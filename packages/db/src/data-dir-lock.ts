@@ -18,16 +18,20 @@ export type ReleaseLock = () => void;
  * the descriptor is open, so it lasts the process's life (a stopped process keeps it) and ends
  * with the process however it dies. No timestamps, no takeover.
  */
-export async function tryLockDataDir(dataDir: string): Promise<ReleaseLock | undefined> {
+export async function tryLockDataDir(
+  dataDir: string,
+  role: LockRole = "command",
+): Promise<ReleaseLock | undefined> {
   const file = lockFilePath(dataDir);
   const fd = openSync(file, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   let locked = false;
   try {
     locked = await flockNonBlocking(fd, file);
     if (!locked) return undefined;
-    // Who holds it, for the busy message of the next process (diagnostic only).
+    // Who holds it and why, for the next process: its busy message, and whether to keep
+    // waiting for a server that will share the database once it has started.
     ftruncateSync(fd, 0);
-    writeSync(fd, `${process.pid}\n`, 0);
+    writeSync(fd, `${process.pid} ${role}\n`, 0);
     let open = true;
     return () => {
       if (open) closeSync(fd);
@@ -38,11 +42,19 @@ export async function tryLockDataDir(dataDir: string): Promise<ReleaseLock | und
   }
 }
 
-/** The process id written by the current holder, when readable. */
-export function lockHolderPid(dataDir: string): number | undefined {
+/**
+ * `server`: the holder shares the database on its socket once started (`serve`), so a process
+ * waiting for the lock keeps waiting for the socket; `command`: it holds it until it exits.
+ */
+export type LockRole = "server" | "command";
+
+/** What the current holder wrote: its process id and role, when readable. */
+export function lockHolder(dataDir: string): { pid: number; role: LockRole } | undefined {
   try {
-    const pid = Number.parseInt(readFileSync(lockFilePath(dataDir), "utf8"), 10);
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+    const [pidText, role] = readFileSync(lockFilePath(dataDir), "utf8").trim().split(" ");
+    const pid = Number.parseInt(pidText ?? "", 10);
+    if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+    return { pid, role: role === "server" ? "server" : "command" };
   } catch {
     return undefined;
   }

@@ -57,7 +57,9 @@ export async function runServe(flags: ServeFlags, io: Io): Promise<void> {
   // The embedded database is one process: serve is the sender there. On Postgres, sending is
   // `imap-proxy worker`'s job unless --worker asks for it here too.
   const sends = target.kind !== "postgres" || flags.worker === true;
-  const handle = await openDatabase(target);
+  // As a server: commands started while this one creates or migrates the database wait for
+  // its socket rather than giving up after IMAP_PROXY_LOCK_WAIT_MS.
+  const handle = await openDatabase(target, { role: "server" });
   try {
     await prepareSchema(handle);
     const keyring = sends ? await keyringFor(io, handle) : undefined;
