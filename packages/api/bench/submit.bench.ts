@@ -11,11 +11,11 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import net from "node:net";
 import autocannon, { type Options, type Request } from "autocannon";
 import { hmacKeyFromSecret, issueToken, verifierFromEnv } from "@imap-proxy/auth";
 import { createMailbox, openDatabase } from "@imap-proxy/db";
 import { openTestDatabase } from "@imap-proxy/testing/database";
+import { startRoundTripCounter } from "@imap-proxy/testing/postgres-wire";
 import { apiConfigFromEnv, buildApp, startServer } from "../src/index.ts";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -75,55 +75,6 @@ async function stopChild(server: Server): Promise<void> {
   const exited = new Promise((resolve) => server.child.once("exit", resolve));
   server.child.send("stop");
   await exited;
-}
-
-/**
- * A TCP proxy in front of Postgres that counts the round trips clients make: every point where
- * a client waits for the server ends its messages with a Sync or a Flush (extended protocol),
- * or is one Query message (simple protocol).
- */
-async function statementCounter(target: URL) {
-  let roundTrips = 0;
-  const proxy = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
-    let pending = Buffer.alloc(0);
-    let started = false;
-    client.on("data", (chunk: Buffer) => {
-      upstream.write(chunk);
-      pending = Buffer.concat([pending, chunk]);
-      for (;;) {
-        if (!started) {
-          // Startup or SSLRequest: no type byte.
-          if (pending.length < 8) break;
-          const length = pending.readInt32BE(0);
-          if (pending.length < length) break;
-          started = pending.readInt32BE(4) !== 80877103;
-          pending = pending.subarray(length);
-          continue;
-        }
-        if (pending.length < 5) break;
-        const length = pending.readInt32BE(1);
-        if (pending.length < 1 + length) break;
-        const type = String.fromCharCode(pending[0]!);
-        if (type === "S" || type === "H" || type === "Q") roundTrips += 1;
-        pending = pending.subarray(1 + length);
-      }
-    });
-    upstream.pipe(client);
-    client.on("error", () => upstream.destroy());
-    upstream.on("error", () => client.destroy());
-    client.on("close", () => upstream.destroy());
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-  const address = proxy.address() as net.AddressInfo;
-  const url = new URL(target);
-  url.host = `127.0.0.1:${address.port}`;
-  return {
-    url: url.toString(),
-    reset: () => (roundTrips = 0),
-    count: () => roundTrips,
-    close: () => new Promise((resolve) => proxy.close(resolve)),
-  };
 }
 
 /** About 2 KB of plain text: the body of a typical transactional email. */
@@ -205,7 +156,7 @@ async function main(): Promise<void> {
     }
 
     // Database round trips per submission, counted on the wire.
-    const counter = await statementCounter(new URL(database.url!));
+    const counter = await startRoundTripCounter(database.url!);
     const counted = await startChild(counter.url, secret);
     const costs: string[] = [];
     try {
