@@ -1,5 +1,5 @@
-import net from "node:net";
 import { makeTestPki, type TestPki } from "@imap-proxy/testing/pki";
+import { startRelay } from "@imap-proxy/testing/tcp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ImapError, type ImapSettings, appendSentCopy, connectImap } from "../src/index.ts";
 import {
@@ -69,34 +69,8 @@ function copiesInSent(d: RunningDovecot, messageIdHeader: string): string[] {
  * A relay to the implicit-TLS port that, once the client has sent `after` bytes, stops passing
  * the server's answers on: the APPEND arrives, its OK never does (an ambiguous failure).
  */
-async function startAnswerSwallowingRelay(target: number, after: number) {
-  const sockets = new Set<net.Socket>();
-  const relay = net.createServer((client) => {
-    const upstream = net.connect(target, "127.0.0.1");
-    sockets.add(client).add(upstream);
-    let sent = 0;
-    client.on("data", (chunk: Buffer) => {
-      sent += chunk.length;
-      upstream.write(chunk);
-    });
-    upstream.on("data", (chunk: Buffer) => {
-      if (sent < after) client.write(chunk);
-    });
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on("error", end).on("close", end);
-    upstream.on("error", end).on("close", end);
-  });
-  await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
-  return {
-    port: (relay.address() as net.AddressInfo).port,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => relay.close(() => resolve()));
-    },
-  };
+function startAnswerSwallowingRelay(target: number, after: number) {
+  return startRelay(target, { fromServer: (chunk, sent) => (sent < after ? chunk : undefined) });
 }
 
 describe.skipIf(!hasDovecot)("the Sent copy against a private Dovecot", () => {

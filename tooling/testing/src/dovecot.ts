@@ -1,6 +1,6 @@
 // A private Dovecot (Debian's dovecot-imapd + dovecot-lmtpd) for tests: its own dovecot.conf
 // (2.3 syntax), maildirs, passwd-file and logs in a temp directory, loopback ports only.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import {
   chmodSync,
   existsSync,
@@ -9,11 +9,10 @@ import {
   readFileSync,
   writeFileSync,
 } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestPki } from "./pki.ts";
-import { freePort } from "./tcp.ts";
+import { freePort, startRelay, waitForPort } from "./tcp.ts";
 
 export const IMAP_USERNAME = "owner@example.test";
 export const IMAP_PASSWORD = "Tr0ub4dor-and-3-more-words";
@@ -39,26 +38,6 @@ export function dovecotBinary(): string | undefined {
     if (candidate && existsSync(candidate)) return candidate;
   }
   return undefined;
-}
-
-export async function waitForPort(port: number, child: ChildProcess, output: () => string) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const probe = net.connect(port, "127.0.0.1");
-      probe.once("connect", () => {
-        probe.destroy();
-        resolve(true);
-      });
-      probe.once("error", () => resolve(false));
-    });
-    if (open) return;
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill("SIGKILL");
-      throw new Error(`server did not start: ${output()}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export interface DovecotOptions {
@@ -214,36 +193,9 @@ lmtp_save_to_detail_mailbox = no
  * server says (a downgrade attack) and records every byte the client sends. Dovecot trusts
  * loopback, so a client that falls back to plaintext here would log in in the clear.
  */
-export async function startStrippingRelay(target: number) {
-  let chunks: Buffer[] = [];
-  const sockets = new Set<net.Socket>();
-  const relay = net.createServer((client) => {
-    const upstream = net.connect(target, "127.0.0.1");
-    sockets.add(client).add(upstream);
-    client.on("data", (chunk: Buffer) => {
-      chunks.push(chunk);
-      upstream.write(chunk);
-    });
-    upstream.on("data", (chunk: Buffer) =>
-      client.write(chunk.toString("latin1").replace(/ STARTTLS/g, ""), "latin1"),
-    );
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on("error", end).on("close", end);
-    upstream.on("error", end).on("close", end);
+export function startStrippingRelay(target: number) {
+  return startRelay(target, {
+    fromServer: (chunk) =>
+      Buffer.from(chunk.toString("latin1").replace(/ STARTTLS/g, ""), "latin1"),
   });
-  await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
-  return {
-    port: (relay.address() as net.AddressInfo).port,
-    clientBytes: () => Buffer.concat(chunks),
-    clear: () => {
-      chunks = [];
-    },
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => relay.close(() => resolve()));
-    },
-  };
 }

@@ -1,13 +1,11 @@
 // A private Exim that accepts mail for one local domain and delivers it over LMTP into a
 // private Dovecot; mail for unknown local users is accepted, then fails, and Exim sends its own
 // delivery status notification (a real DSN) back to the sender, into the same Dovecot.
-import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PASSWORD, USERNAME } from "./credentials.ts";
-import { waitForPort } from "./dovecot.ts";
-import { eximBinary } from "./exim.ts";
+import { runExim } from "./exim.ts";
 import type { TestPki } from "./pki.ts";
 import { freePort } from "./tcp.ts";
 
@@ -31,8 +29,6 @@ export async function startEximToDovecot(options: {
   users: string[];
   submission?: { pki: TestPki };
 }): Promise<RunningEximToDovecot> {
-  const exim = eximBinary();
-  if (exim === undefined) throw new Error("exim4 is not installed");
   const dir = mkdtempSync(path.join(tmpdir(), "imap-proxy-exim-lmtp-"));
   const port = await freePort();
   let submissionPort: number | undefined;
@@ -112,37 +108,16 @@ begin retry
 
 * * F,1m,1m
 `;
-  const configFile = path.join(dir, "exim.conf");
-  writeFileSync(configFile, config, { mode: 0o644 });
-  chmodSync(dir, 0o755);
-  execFileSync("chown", [
-    "-R",
-    "Debian-exim:Debian-exim",
-    path.join(dir, "spool"),
-    path.join(dir, "log"),
-  ]);
-  const daemon = spawn(exim, ["-C", configFile, "-bdf"], { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  daemon.stdout?.on("data", (c: Buffer) => (output += c.toString()));
-  daemon.stderr?.on("data", (c: Buffer) => (output += c.toString()));
-  const mainLog = () => {
-    try {
-      return readFileSync(path.join(dir, "log", "mainlog"), "utf8");
-    } catch {
-      return "";
-    }
-  };
-  await waitForPort(port, daemon, () => output);
-  if (submissionPort !== undefined) await waitForPort(submissionPort, daemon, () => output);
+  const daemon = await runExim(
+    dir,
+    config,
+    submissionPort === undefined ? [port] : [port, submissionPort],
+    ["spool", "log"],
+  );
   return {
     port,
     submissionPort,
-    mainLog,
-    async close() {
-      daemon.kill("SIGTERM");
-      await new Promise((resolve) =>
-        daemon.exitCode !== null ? resolve(null) : daemon.once("exit", resolve),
-      );
-    },
+    mainLog: daemon.mainLog,
+    close: daemon.stop,
   };
 }

@@ -10,12 +10,11 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PASSWORD, USERNAME } from "./credentials.ts";
 import type { TestPki } from "./pki.ts";
-import { freePort, startRecordingRelay, type RecordingRelay } from "./tcp.ts";
+import { freePort, startRecordingRelay, type RecordingRelay, waitForPort } from "./tcp.ts";
 
 /** The server variants of the verification matrix. */
 export type PeerVariant =
@@ -59,8 +58,6 @@ export async function startExim(
   pki: TestPki,
   options: { deliverDomain?: string } = {},
 ): Promise<RunningExim> {
-  const exim = eximBinary();
-  if (exim === undefined) throw new Error("exim4 is not installed");
   const dir = mkdtempSync(path.join(tmpdir(), "imap-proxy-exim-"));
   const ports = {} as Record<PeerVariant, number>;
   for (const variant of PEER_VARIANTS) ports[variant] = await freePort();
@@ -151,41 +148,12 @@ LOGIN:
   server_condition = \${if and {{eq{$auth1}{${USERNAME}}}{eq{$auth2}{${PASSWORD}}}}}
   server_set_id = $auth1
 ${delivery}`;
-  const configFile = path.join(dir, "exim.conf");
-  writeFileSync(configFile, config, { mode: 0o644 });
-  // Exim drops to Debian-exim for each session: it must reach the spool, logs and keys.
-  chmodSync(dir, 0o755);
-  execFileSync("chown", [
-    "-R",
-    "Debian-exim:Debian-exim",
-    path.join(dir, "spool"),
-    path.join(dir, "log"),
-    path.join(dir, "maildir"),
-  ]);
-  const daemon = spawn(exim, ["-C", configFile, "-bdf"], { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  daemon.stdout?.on("data", (c: Buffer) => (output += c.toString()));
-  daemon.stderr?.on("data", (c: Buffer) => (output += c.toString()));
-  // Ready when every port accepts a connection.
-  const deadline = Date.now() + 10_000;
-  for (const variant of PEER_VARIANTS) {
-    for (;;) {
-      const open = await new Promise<boolean>((resolve) => {
-        const probe = net.connect(ports[variant], "127.0.0.1");
-        probe.once("connect", () => {
-          probe.destroy();
-          resolve(true);
-        });
-        probe.once("error", () => resolve(false));
-      });
-      if (open) break;
-      if (Date.now() > deadline || daemon.exitCode !== null) {
-        daemon.kill("SIGKILL");
-        throw new Error(`exim did not start: ${output}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const daemon = await runExim(
+    dir,
+    config,
+    PEER_VARIANTS.map((variant) => ports[variant]),
+    ["spool", "log", "maildir"],
+  );
   const relays = {} as Record<PeerVariant, RecordingRelay>;
   for (const variant of PEER_VARIANTS) relays[variant] = await startRecordingRelay(ports[variant]);
   return {
@@ -200,6 +168,36 @@ ${delivery}`;
         .map(({ name }) => readFileSync(path.join(folder, name)))
         .filter((file) => file.toString("latin1").toLowerCase().startsWith(envelopeTo));
     },
+    mainLog: daemon.mainLog,
+    async close() {
+      for (const relay of Object.values(relays)) await relay.close();
+      await daemon.stop();
+    },
+  };
+}
+
+/**
+ * Runs a private Exim daemon on `config` (its spool and logs in `dir`) until every one of
+ * `ports` accepts a connection. Exim drops to Debian-exim for each session, so `ownDirs`
+ * (below `dir`) are handed to that user.
+ */
+export async function runExim(dir: string, config: string, ports: number[], ownDirs: string[]) {
+  const exim = eximBinary();
+  if (exim === undefined) throw new Error("exim4 is not installed");
+  const configFile = path.join(dir, "exim.conf");
+  writeFileSync(configFile, config, { mode: 0o644 });
+  chmodSync(dir, 0o755);
+  execFileSync("chown", [
+    "-R",
+    "Debian-exim:Debian-exim",
+    ...ownDirs.map((own) => path.join(dir, own)),
+  ]);
+  const daemon = spawn(exim, ["-C", configFile, "-bdf"], { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  daemon.stdout?.on("data", (c: Buffer) => (output += c.toString()));
+  daemon.stderr?.on("data", (c: Buffer) => (output += c.toString()));
+  for (const port of ports) await waitForPort(port, daemon, () => output);
+  return {
     mainLog: () => {
       try {
         return readFileSync(path.join(dir, "log", "mainlog"), "utf8");
@@ -207,8 +205,7 @@ ${delivery}`;
         return "";
       }
     },
-    async close() {
-      for (const relay of Object.values(relays)) await relay.close();
+    stop: async () => {
       daemon.kill("SIGTERM");
       await new Promise((resolve) =>
         daemon.exitCode !== null ? resolve(null) : daemon.once("exit", resolve),

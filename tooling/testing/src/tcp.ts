@@ -1,4 +1,5 @@
 // Plain TCP harnesses: a relay that records what a client sends, a server that never speaks.
+import type { ChildProcess } from "node:child_process";
 import net from "node:net";
 
 export interface RecordingRelay {
@@ -8,15 +9,37 @@ export interface RecordingRelay {
   close(): Promise<void>;
 }
 
-/** A loopback TCP relay to `target` that keeps every byte the client sends (server-side proof). */
-export async function startRecordingRelay(target: number): Promise<RecordingRelay> {
+export interface RelayOptions {
+  /**
+   * What the client receives for each chunk the server sends: the chunk, a rewritten one, or
+   * nothing (undefined drops it). `clientSent` counts the bytes the client has sent so far.
+   */
+  fromServer?: (chunk: Buffer, clientSent: number) => Buffer | undefined;
+}
+
+/**
+ * A loopback TCP relay to `target` that keeps every byte the client sends (server-side proof),
+ * optionally rewriting or dropping what the server answers.
+ */
+export async function startRelay(
+  target: number,
+  options: RelayOptions = {},
+): Promise<RecordingRelay> {
   let chunks: Buffer[] = [];
   const sockets = new Set<net.Socket>();
   const relay = net.createServer((client) => {
     const upstream = net.connect(target, "127.0.0.1");
     sockets.add(client).add(upstream);
-    client.on("data", (chunk: Buffer) => chunks.push(chunk));
-    client.pipe(upstream).pipe(client);
+    let clientSent = 0;
+    client.on("data", (chunk: Buffer) => {
+      chunks.push(chunk);
+      clientSent += chunk.length;
+      upstream.write(chunk);
+    });
+    upstream.on("data", (chunk: Buffer) => {
+      const forward = options.fromServer ? options.fromServer(chunk, clientSent) : chunk;
+      if (forward !== undefined) client.write(forward);
+    });
     const end = () => {
       client.destroy();
       upstream.destroy();
@@ -37,6 +60,9 @@ export async function startRecordingRelay(target: number): Promise<RecordingRela
     },
   };
 }
+
+/** A relay that only records (see startRelay). */
+export const startRecordingRelay = (target: number) => startRelay(target);
 
 /** A TCP server that accepts and never speaks (a wrong port that hangs). */
 export async function startSilentServer(): Promise<{ port: number; close(): Promise<void> }> {
@@ -62,4 +88,25 @@ export async function freePort(): Promise<number> {
   const port = (server.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** Waits until `child` (a daemon under test) accepts connections on `port`; kills it after 10 s. */
+export async function waitForPort(port: number, child: ChildProcess, output: () => string) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const probe = net.connect(port, "127.0.0.1");
+      probe.once("connect", () => {
+        probe.destroy();
+        resolve(true);
+      });
+      probe.once("error", () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill("SIGKILL");
+      throw new Error(`server did not start: ${output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
