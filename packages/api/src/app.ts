@@ -17,7 +17,7 @@ import {
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import { MailboxDirectory, authenticate } from "./auth.ts";
+import { MailboxDirectory, VerifiedTokens, authenticate } from "./auth.ts";
 import { type ApiConfig, DEFAULT_API_CONFIG, type TrackingConfig, bodyLimitFor } from "./config.ts";
 import { ApiProblem, handleError, sendProblem } from "./problems.ts";
 import { ROUTES } from "./routes/index.ts";
@@ -127,15 +127,13 @@ export async function buildApp(options: AppOptions): Promise<ApiInstance> {
   });
 
   const directory = new MailboxDirectory(options.db);
+  const tokens = new VerifiedTokens(options.verifier);
   const context: RouteContext = {
     db: options.db,
     config,
     directory,
     tracking: options.tracking,
-    guard: (...permissions) => [
-      authenticate(options.verifier, directory, permissions),
-      app.rateLimit(),
-    ],
+    guard: (...permissions) => [authenticate(tokens, directory, permissions), app.rateLimit()],
   };
   for (const route of [...ROUTES, ...(options.routes ?? [])]) route(app, context);
 
