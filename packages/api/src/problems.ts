@@ -1,9 +1,11 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import type { ErrorCode } from "@imap-proxy/errors";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 
 /*
  * Every error the API returns is an RFC 9457 problem (`application/problem+json`) with a stable
- * `code`. This table is the one place a code gets its HTTP status and title.
+ * `code` from the workspace's one registry (`@imap-proxy/errors`). This table is the one place a
+ * code gets its HTTP status and title.
  */
 export const PROBLEMS = {
   validation_failed: { status: 400, title: "The request is not valid" },
@@ -23,7 +25,7 @@ export const PROBLEMS = {
   rate_limited: { status: 429, title: "Too many requests" },
   internal_error: { status: 500, title: "Internal error" },
   database_unavailable: { status: 503, title: "The database is unavailable" },
-} as const satisfies Record<string, { status: number; title: string }>;
+} as const satisfies Partial<Record<ErrorCode, { status: number; title: string }>>;
 
 export type ProblemCode = keyof typeof PROBLEMS;
 

@@ -29,11 +29,11 @@ const KEY_TEXT = /^[A-Za-z0-9_+/-]{43}=?$/;
  * expiry, clock skew) is this one error with one message, so callers cannot become an oracle,
  * and the message never contains the token or any plaintext.
  */
-export class InvalidTokenError extends CodedError<"invalid_token"> {
+export class InvalidTokenError extends CodedError<"fernet_token_invalid"> {
   override readonly name = "InvalidTokenError";
   constructor() {
     super(
-      "invalid_token",
+      "fernet_token_invalid",
       "Invalid Fernet token: it was not made with any configured key, or it was altered.",
     );
   }

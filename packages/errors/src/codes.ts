@@ -36,7 +36,7 @@ export const DATABASE_ERRORS = group({
 });
 
 export const CRYPTO_ERRORS = group({
-  invalid_token: "a Fernet token was not made with any configured key, or was altered",
+  fernet_token_invalid: "a Fernet token was not made with any configured key, or was altered",
   invalid_key: "a configured Fernet key is malformed",
   missing_key: "no Fernet key is configured where one is required",
 });
@@ -83,6 +83,19 @@ export const TRACKING_ERRORS = group({
   invalid_tracking_secret: "the tracking secret is missing or too short",
 });
 
+/** Raised by the HTTP API only; codes shared with other packages (not_found, …) are theirs. */
+export const API_ERRORS = group({
+  validation_failed: "the request does not match the schema; `errors` names every bad field",
+  malformed_json: "the request body is not valid JSON",
+  tracking_unavailable: "tracking was asked for but PUBLIC_URL / TRACKING_SECRET are not set",
+  invalid_token: "the bearer token is missing, malformed, badly signed, expired or revoked",
+  insufficient_scope: "the bearer token does not grant this operation",
+  idempotency_key_reused: "the Idempotency-Key was used before with a different request",
+  unsupported_media_type: "the request body is not JSON",
+  rate_limited: "too many requests for this token; retry after the Retry-After delay",
+  internal_error: "an unexpected server error; the log has the details under the request id",
+});
+
 export const CLI_ERRORS = group({
   secret_in_argv: "a password was given on the command line, where it would leak",
   unreadable_secret_file: "a password file cannot be read",
@@ -99,6 +112,7 @@ export type SmtpErrorCode = keyof typeof CONNECTION_ERRORS;
 export type ImapErrorCode = keyof typeof IMAP_ERRORS;
 export type TrackingErrorCode = keyof typeof TRACKING_ERRORS;
 export type TlsErrorCode = keyof typeof TLS_ERRORS;
+export type ApiErrorCode = keyof typeof API_ERRORS;
 export type CliErrorCode =
   keyof typeof CLI_ERRORS | GeneralErrorCode | SmtpErrorCode | ImapErrorCode;
 
@@ -111,6 +125,7 @@ export const ERROR_CODES = {
   ...IMAP_ERRORS,
   ...TRACKING_ERRORS,
   ...TLS_ERRORS,
+  ...API_ERRORS,
   ...CLI_ERRORS,
 };
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,5 +1,6 @@
 import { expect, test } from "vitest";
 import {
+  API_ERRORS,
   AUTH_ERRORS,
   CLI_ERRORS,
   CONNECTION_ERRORS,
@@ -24,6 +25,7 @@ test("no code is defined twice (a spread would silently keep only one meaning)",
     CONNECTION_ERRORS,
     TRACKING_ERRORS,
     TLS_ERRORS,
+    API_ERRORS,
     CLI_ERRORS,
   ].map((group) => Object.keys(group));
   const all = [...groups.flat(), ...imapOwn];
