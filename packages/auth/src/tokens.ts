@@ -1,3 +1,4 @@
+import { isUuid } from "@imap-proxy/errors";
 import { randomUUID, webcrypto } from "node:crypto";
 import {
   type CryptoKey,
@@ -92,15 +93,13 @@ export async function hmacKeyFromSecret(
   ]);
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export async function issueToken(
   config: SignerConfig,
   request: IssueRequest,
 ): Promise<IssuedToken> {
   const permissions = parsePermissions(request.permissions);
   const lifetime = parseLifetime(request.expiresIn ?? DEFAULT_TOKEN_LIFETIME);
-  if (!UUID.test(request.mailboxId)) {
+  if (!isUuid(request.mailboxId)) {
     throw new AuthError("invalid_claims", "The token subject must be a mailbox id (a UUID).");
   }
   const iat = request.now ?? Math.floor(Date.now() / 1000);
@@ -148,7 +147,7 @@ export async function verifyToken(
     throw toAuthError(error);
   }
   const { sub, scope, exp, iat } = payload;
-  if (typeof sub !== "string" || !UUID.test(sub)) {
+  if (typeof sub !== "string" || !isUuid(sub)) {
     throw new AuthError("invalid_claims", "The token's subject is not a mailbox id.");
   }
   if (typeof scope !== "string" || typeof exp !== "number") {

@@ -1,4 +1,4 @@
-import { quoted } from "@imap-proxy/errors";
+import { quoted, isUuid } from "@imap-proxy/errors";
 import { and, asc, eq, getTableColumns, gt, inArray, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import {
@@ -104,11 +104,9 @@ function toPublic(row: PublicRow, now = new Date()): PublicMailbox {
   };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** `id|email` → a condition: a UUID matches the id, anything else the email, case-insensitively. */
 function mailboxSelector(idOrEmail: string) {
-  return UUID.test(idOrEmail)
+  return isUuid(idOrEmail)
     ? eq(mailboxes.id, idOrEmail.toLowerCase())
     : eq(sql`lower(${mailboxes.email})`, idOrEmail.toLowerCase());
 }

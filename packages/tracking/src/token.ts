@@ -1,4 +1,4 @@
-import { CodedError } from "@imap-proxy/errors";
+import { CodedError, isUuid } from "@imap-proxy/errors";
 import { createHmac, timingSafeEqual } from "node:crypto";
 
 /** What a tracking token names: an open of a recipient row, or a click on one of its links. */
@@ -19,7 +19,6 @@ const KIND_BYTE = { open: 1, click: 2 } as const;
 const MAC_BYTES = 16;
 // Domain separation: these keys sign nothing else, but a secret reused elsewhere stays safe.
 const MAC_CONTEXT = Buffer.from("imap-proxy tracking v1\0");
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The `TRACKING_SECRET` keyring, rotated like `FERNET_KEY`: several comma-separated secrets,
@@ -85,7 +84,7 @@ export class TrackingKeys {
 }
 
 function encodePayload(target: TrackingTarget): Buffer {
-  if (!UUID_PATTERN.test(target.recipientId)) throw new TypeError("recipientId must be a UUID.");
+  if (!isUuid(target.recipientId)) throw new TypeError("recipientId must be a UUID.");
   const uuid = Buffer.from(target.recipientId.replaceAll("-", ""), "hex");
   if (target.kind === "open") return Buffer.concat([Buffer.of(KIND_BYTE.open), uuid]);
   if (!Number.isInteger(target.link) || target.link < 0 || target.link > 0xffff) {

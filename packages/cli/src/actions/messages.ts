@@ -1,18 +1,16 @@
-import { quoted } from "@imap-proxy/errors";
+import { quoted, isUuid } from "@imap-proxy/errors";
 import { retryFailed } from "@imap-proxy/db/queue";
 import { CliError } from "../errors.ts";
 import { type Io, writeJson, writeLine } from "../io.ts";
 import { withDatabase } from "../runtime.ts";
 import type { CommonFlags } from "./common.ts";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * `messages:retry <id>`: queues a failed recipient row (or every failed recipient of a
  * submission) again, on purpose. The only way an `outcome_unknown` message is sent again.
  */
 export async function runMessagesRetry(id: string, flags: CommonFlags, io: Io): Promise<void> {
-  if (!UUID.test(id))
+  if (!isUuid(id))
     throw new CliError("invalid_input", `${quoted(id)} is not a message or recipient id (a UUID).`);
   const queued = await withDatabase(io, ({ db }) => retryFailed(db, id.toLowerCase()));
   if (queued.length === 0)

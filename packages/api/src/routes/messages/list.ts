@@ -1,3 +1,4 @@
+import { isUuid } from "@imap-proxy/errors";
 import { type MessageCursor, listMessageStatuses } from "@imap-proxy/db";
 import type { RouteModule } from "../../app.ts";
 import { authOf } from "../../auth.ts";
@@ -7,7 +8,6 @@ import { problemResponses } from "../../schemas/problem.ts";
 import { toApiStatus } from "./status.ts";
 
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The cursor is opaque to clients: base64url of the last message's exact time and id. */
 export const encodeCursor = (cursor: MessageCursor) =>
@@ -15,7 +15,7 @@ export const encodeCursor = (cursor: MessageCursor) =>
 
 function decodeCursor(text: string): MessageCursor {
   const [createdAt = "", id = ""] = Buffer.from(text, "base64url").toString("utf8").split("|");
-  if (!TIMESTAMP.test(createdAt) || !UUID.test(id)) {
+  if (!TIMESTAMP.test(createdAt) || !isUuid(id)) {
     throw new ApiProblem("validation_failed", "The cursor is not one this API returned.", {
       errors: [{ path: "query.cursor", message: "not a cursor from a previous page" }],
     });
