@@ -1,5 +1,5 @@
 import { quoted, isUuid } from "@imap-proxy/errors";
-import { and, asc, eq, getTableColumns, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, count, eq, getTableColumns, gt, inArray, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import {
   DatabaseError,
@@ -248,8 +248,8 @@ const FINISHED = ["sent", "failed", "bounced"] as const;
  * transaction, unless other mail remains. Only finished rows are deleted, and the status is
  * re-checked row by row as they are deleted, so a row requeued meanwhile (failed → queued by a
  * concurrent transaction) stays; the ON DELETE RESTRICT foreign keys then refuse to delete its
- * message and the mailbox (`still_has_mail`). There is no count to go stale between a check and
- * the delete. The mailbox row is locked first, so nothing can be enqueued for it in between (an
+ * message and the mailbox (`still_has_mail`, with how many remain). No count decides anything,
+ * so none can go stale between a check and the delete. The mailbox row is locked first, so nothing can be enqueued for it in between (an
  * enqueue's foreign-key check waits on that lock).
  */
 export const deleteMailbox = withDatabaseErrors(async function deleteMailbox(
@@ -270,14 +270,21 @@ export const deleteMailbox = withDatabaseErrors(async function deleteMailbox(
       )
       .returning({ id: outboundMessages.id });
     try {
-      // Their submissions go too (bodies and idempotency keys cascade from them).
-      await tx.delete(messages).where(eq(messages.mailboxId, id));
-      await tx.delete(mailboxes).where(eq(mailboxes.id, id));
+      // In a savepoint, so that after a refusal the transaction can still say what remains.
+      await tx.transaction(async (savepoint) => {
+        // Their submissions go too (bodies and idempotency keys cascade from them).
+        await savepoint.delete(messages).where(eq(messages.mailboxId, id));
+        await savepoint.delete(mailboxes).where(eq(mailboxes.id, id));
+      });
     } catch (error) {
       if (integrityErrorCode(error) !== "foreign_key_violation") throw error;
+      const [left] = await tx
+        .select({ n: count() })
+        .from(outboundMessages)
+        .where(eq(outboundMessages.mailboxId, id));
       throw new DatabaseError(
         "still_has_mail",
-        `Mailbox ${row.email} still has queued or in-flight mail; let it finish (or fail) before deleting it.`,
+        `Mailbox ${row.email} still has ${left?.n ?? "some"} queued or in-flight message(s); let them finish (or fail) before deleting it.`,
       );
     }
     return { mailbox: toPublic(row), finishedMessagesDeleted: finished.length };
