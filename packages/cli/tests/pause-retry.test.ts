@@ -58,7 +58,7 @@ describe("a paused mailbox", () => {
       detail: "535 5.7.8 Authentication credentials invalid",
     });
     const text = await cli("mailboxes:show", "ops@example.com");
-    expect(text.stdout).toMatch(/sending +PAUSED \(auth_failed\) since \S+ until /);
+    expect(text.stdout).toMatch(/Sending +PAUSED \(auth_failed\) since \S+ until /);
     const list = await cli("mailboxes:list");
     expect(list.stdout).toMatch(/ops@example\.com .* PAUSED \(auth_failed\)/);
 
