@@ -70,7 +70,15 @@ function copiesInSent(d: RunningDovecot, messageIdHeader: string): string[] {
  * the server's answers on: the APPEND arrives, its OK never does (an ambiguous failure).
  */
 function startAnswerSwallowingRelay(target: number, after: number) {
-  return startRelay(target, { fromServer: (chunk, sent) => (sent < after ? chunk : undefined) });
+  return startRelay(target, {
+    hooks: () => {
+      let sent = 0;
+      return {
+        fromClient: (chunk) => void (sent += chunk.length),
+        fromServer: (chunk) => (sent < after ? chunk : undefined),
+      };
+    },
+  });
 }
 
 describe.skipIf(!hasDovecot)("the Sent copy against a private Dovecot", () => {

@@ -194,8 +194,7 @@ lmtp_save_to_detail_mailbox = no
  * loopback, so a client that falls back to plaintext here would log in in the clear.
  */
 export function startStrippingRelay(target: number) {
-  return startRelay(target, {
-    fromServer: (chunk) =>
-      Buffer.from(chunk.toString("latin1").replace(/ STARTTLS/g, ""), "latin1"),
-  });
+  const strip = (chunk: Buffer) =>
+    Buffer.from(chunk.toString("latin1").replace(/ STARTTLS/g, ""), "latin1");
+  return startRelay(target, { hooks: () => ({ fromServer: strip }) });
 }

@@ -4,8 +4,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { PASSWORD, USERNAME } from "./credentials.ts";
-import { runExim } from "./exim.ts";
+import { PLAIN_AUTHENTICATOR, runExim } from "./exim.ts";
 import type { TestPki } from "./pki.ts";
 import { freePort } from "./tcp.ts";
 
@@ -50,13 +49,7 @@ auth_advertise_hosts = \${if eq{$tls_in_cipher}{}{}{*}}`,
           authenticators: `
 begin authenticators
 
-PLAIN:
-  driver = plaintext
-  public_name = PLAIN
-  server_prompts = :
-  server_condition = \${if and {{eq{$auth2}{${USERNAME}}}{eq{$auth3}{${PASSWORD}}}}}
-  server_set_id = $auth2
-`,
+${PLAIN_AUTHENTICATOR}`,
         };
   const config = `
 primary_hostname = mx.${options.domain}

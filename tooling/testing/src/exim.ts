@@ -16,6 +16,15 @@ import { PASSWORD, USERNAME } from "./credentials.ts";
 import type { TestPki } from "./pki.ts";
 import { freePort, startRecordingRelay, type RecordingRelay, waitForPort } from "./tcp.ts";
 
+/** AUTH PLAIN as credentials.ts's USERNAME/PASSWORD: an entry for `begin authenticators`. */
+export const PLAIN_AUTHENTICATOR = `PLAIN:
+  driver = plaintext
+  public_name = PLAIN
+  server_prompts = :
+  server_condition = \${if and {{eq{$auth2}{${USERNAME}}}{eq{$auth3}{${PASSWORD}}}}}
+  server_set_id = $auth2
+`;
+
 /** The server variants of the verification matrix. */
 export type PeerVariant =
   "starttls" | "no_starttls" | "implicit" | "other_host" | "self_signed" | "no_auth";
@@ -134,13 +143,7 @@ ${domain === undefined ? "" : "acl_smtp_rcpt = acl_check_rcpt\nqualify_domain = 
 
 begin authenticators
 
-PLAIN:
-  driver = plaintext
-  public_name = PLAIN
-  server_prompts = :
-  server_condition = \${if and {{eq{$auth2}{${USERNAME}}}{eq{$auth3}{${PASSWORD}}}}}
-  server_set_id = $auth2
-
+${PLAIN_AUTHENTICATOR}
 LOGIN:
   driver = plaintext
   public_name = LOGIN

@@ -1,5 +1,5 @@
 // A loopback relay in front of Postgres that counts the round trips its clients make.
-import net from "node:net";
+import { startRelay } from "./tcp.ts";
 
 export interface RoundTripCounter {
   /** The target URL with its host and port replaced by the relay's. */
@@ -18,51 +18,43 @@ export interface RoundTripCounter {
 export async function startRoundTripCounter(target: string): Promise<RoundTripCounter> {
   const targetUrl = new URL(target);
   let roundTrips = 0;
-  const sockets = new Set<net.Socket>();
-  const relay = net.createServer((client) => {
-    const upstream = net.connect(Number(targetUrl.port || 5432), targetUrl.hostname);
-    sockets.add(client).add(upstream);
-    let pending = Buffer.alloc(0);
-    let started = false;
-    client.on("data", (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      for (;;) {
-        if (!started) {
-          // The startup message, or an SSLRequest before it: no type byte.
-          if (pending.length < 8) break;
-          const length = pending.readInt32BE(0);
-          if (pending.length < length) break;
-          started = pending.readInt32BE(4) !== 80877103;
-          pending = pending.subarray(length);
-          continue;
-        }
-        if (pending.length < 5) break;
-        const length = pending.readInt32BE(1);
-        if (pending.length < 1 + length) break;
-        if ("SHQ".includes(String.fromCharCode(pending[0]!))) roundTrips += 1;
-        pending = pending.subarray(1 + length);
-      }
-    });
-    client.pipe(upstream).pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on("error", end).on("close", end);
-    upstream.on("error", end).on("close", end);
+  const relay = await startRelay(Number(targetUrl.port || 5432), {
+    host: targetUrl.hostname,
+    record: false,
+    hooks: () => {
+      let pending = Buffer.alloc(0);
+      let started = false;
+      return {
+        fromClient: (chunk) => {
+          pending = Buffer.concat([pending, chunk]);
+          for (;;) {
+            if (!started) {
+              // The startup message, or an SSLRequest before it: no type byte.
+              if (pending.length < 8) break;
+              const length = pending.readInt32BE(0);
+              if (pending.length < length) break;
+              started = pending.readInt32BE(4) !== 80877103;
+              pending = pending.subarray(length);
+              continue;
+            }
+            if (pending.length < 5) break;
+            const length = pending.readInt32BE(1);
+            if (pending.length < 1 + length) break;
+            if ("SHQ".includes(String.fromCharCode(pending[0]!))) roundTrips += 1;
+            pending = pending.subarray(1 + length);
+          }
+        },
+      };
+    },
   });
-  await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
   const url = new URL(targetUrl);
-  url.host = `127.0.0.1:${(relay.address() as net.AddressInfo).port}`;
+  url.host = `127.0.0.1:${relay.port}`;
   return {
     url: url.toString(),
     count: () => roundTrips,
     reset: () => {
       roundTrips = 0;
     },
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => relay.close(() => resolve()));
-    },
+    close: () => relay.close(),
   };
 }

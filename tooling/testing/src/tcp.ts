@@ -9,17 +9,26 @@ export interface RecordingRelay {
   close(): Promise<void>;
 }
 
+/** One relayed connection's view of its traffic. */
+export interface RelayHooks {
+  /** Sees each chunk the client sends (before it goes on unchanged). */
+  fromClient?: (chunk: Buffer) => void;
+  /** What the client receives for each chunk the server sends: it, a rewrite, or nothing. */
+  fromServer?: (chunk: Buffer) => Buffer | undefined;
+}
+
 export interface RelayOptions {
-  /**
-   * What the client receives for each chunk the server sends: the chunk, a rewritten one, or
-   * nothing (undefined drops it). `clientSent` counts the bytes the client has sent so far.
-   */
-  fromServer?: (chunk: Buffer, clientSent: number) => Buffer | undefined;
+  /** The target's host (default loopback). */
+  host?: string;
+  /** Hooks for each accepted connection (their closure holds its state). */
+  hooks?: () => RelayHooks;
+  /** Keep every client byte for clientBytes() (default true; off for long benchmarks). */
+  record?: boolean;
 }
 
 /**
- * A loopback TCP relay to `target` that keeps every byte the client sends (server-side proof),
- * optionally rewriting or dropping what the server answers.
+ * A loopback TCP relay to `target` that keeps every byte the client sends (server-side proof);
+ * `hooks` may watch the client and rewrite or drop what the server answers.
  */
 export async function startRelay(
   target: number,
@@ -28,16 +37,16 @@ export async function startRelay(
   let chunks: Buffer[] = [];
   const sockets = new Set<net.Socket>();
   const relay = net.createServer((client) => {
-    const upstream = net.connect(target, "127.0.0.1");
+    const upstream = net.connect(target, options.host ?? "127.0.0.1");
     sockets.add(client).add(upstream);
-    let clientSent = 0;
+    const hooks = options.hooks?.() ?? {};
     client.on("data", (chunk: Buffer) => {
-      chunks.push(chunk);
-      clientSent += chunk.length;
+      if (options.record !== false) chunks.push(chunk);
+      hooks.fromClient?.(chunk);
       upstream.write(chunk);
     });
     upstream.on("data", (chunk: Buffer) => {
-      const forward = options.fromServer ? options.fromServer(chunk, clientSent) : chunk;
+      const forward = hooks.fromServer ? hooks.fromServer(chunk) : chunk;
       if (forward !== undefined) client.write(forward);
     });
     const end = () => {
