@@ -257,4 +257,19 @@ describe("mailboxes:update, interactive", () => {
     const row = (await world.query(({ db }) => findMailboxRow(db, "ops@example.com")))!;
     expect([row.smtpTlsMode, row.smtpPort]).toEqual(["starttls_required", 2525]);
   });
+
+  test("a kept mismatch at the prompt is asked once and saved", async () => {
+    const terminal = new Terminal();
+    const exit = runCli(["mailboxes:update", "ops@example.com"], terminal.io(world.env));
+    await terminal.answer("Which settings change?", `${DOWN.repeat(8)} ${ENTER}`);
+    await terminal.answer(/◆\s+SMTP Port/, `\u0015465${ENTER}`);
+    await terminal.answer("Keep this combination?", "y");
+    await terminal.answer("Verify the SMTP and IMAP settings now", "n");
+    await terminal.answer("Save these changes?", ENTER);
+    expect(await exit).toBe(0);
+    // One active question (◆); the flag-path check does not ask again.
+    expect(terminal.text.match(/◆\s+SMTP port 465 expects/g)).toHaveLength(1);
+    const row = (await world.query(({ db }) => findMailboxRow(db, "ops@example.com")))!;
+    expect([row.smtpTlsMode, row.smtpPort]).toEqual(["starttls_required", 465]);
+  });
 });

@@ -46,7 +46,8 @@ export async function runMailboxesUpdate(
     Object.assign(changes, await promptUpdates(prompts, row, flags.allowPortMismatch === true));
   }
   const merged = { ...row, ...changes };
-  await checkPortPairs(merged, changes, flags, io);
+  // The prompts ask the pair question themselves; flags are checked here.
+  if (!prompts) await checkPortPairs(merged, changes, flags, io);
 
   const smtpChanged = Object.keys(changes).some((key) => key.startsWith("smtp"));
   if (flags.verify === true || (interactive && smtpChanged)) {
