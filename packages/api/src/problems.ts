@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import type { ErrorCode } from "@imap-proxy/errors";
+import { toDatabaseError } from "@imap-proxy/db";
+import { type ErrorCode, isCodedError } from "@imap-proxy/errors";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 
 /*
@@ -124,6 +125,17 @@ export function toProblem(error: FastifyError): ApiProblem {
   }
   if (error instanceof SyntaxError && error.statusCode === 400) {
     return new ApiProblem("malformed_json", "The request body is not valid JSON.");
+  }
+  // A lost database is the server's trouble and worth retrying, not a bug: 503, not 500.
+  const known = toDatabaseError(error);
+  if (isCodedError(known) && known.code === "database_unavailable") {
+    return new ApiProblem(
+      "database_unavailable",
+      "The database is unavailable; try again shortly.",
+      {
+        headers: { "retry-after": "5" },
+      },
+    );
   }
   if (error.statusCode === 404) return new ApiProblem("not_found", "No such resource.");
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {

@@ -148,8 +148,11 @@ function databaseCode(state: string | undefined, errors: readonly Error[]): Data
     if (/^(08|57P0|53300)/.test(state)) return "database_unavailable";
     return "database_failed";
   }
-  const unreachable = errors.some((error) =>
-    CONNECTION_CODES.has(stringField(error, "code") ?? ""),
+  // PGlite's own "closed" error has no code: the embedded database is gone, like a lost server.
+  const unreachable = errors.some(
+    (error) =>
+      CONNECTION_CODES.has(stringField(error, "code") ?? "") ||
+      error.message === "PGlite is closed",
   );
   return unreachable ? "database_unavailable" : "database_failed";
 }
