@@ -5,7 +5,6 @@
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { sql } from "@imap-proxy/db";
 import { PASSWORD, USERNAME } from "@imap-proxy/testing/credentials";
 import {
   IMAP_PASSWORD,
@@ -19,7 +18,13 @@ import { startEximToDovecot, type RunningEximToDovecot } from "@imap-proxy/testi
 import { makeTestPki, type TestPki } from "@imap-proxy/testing/pki";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type CliWorld, cliBundle, openCliWorld, runBuiltCli, startServe } from "./support.ts";
+import {
+  type CliWorld,
+  cliBundle,
+  openCliWorld,
+  startServe,
+  createMailboxWithSendToken,
+} from "./support.ts";
 
 const peers = dovecotBinary() !== undefined && eximBinary() !== undefined;
 const DOMAIN = "example.test";
@@ -48,40 +53,21 @@ beforeAll(async () => {
   const caFile = path.join(pki.dir, "ca.pem");
   writeFileSync(caFile, pki.caPem);
   env = { ...world.env, IMAP_CA_FILE: caFile, SMTP_CA_FILE: caFile };
-  const created = await runBuiltCli(
-    [
-      "mailboxes:create",
-      "--no-input",
-      "--email",
-      IMAP_USERNAME,
-      "--imap-host",
-      "localhost",
-      "--imap-port",
-      String(dovecot.implicitPort),
-      "--imap-username",
-      IMAP_USERNAME,
-      "--smtp-host",
-      "localhost",
-      "--smtp-port",
-      String(exim.submissionPort),
-      "--smtp-username",
-      USERNAME,
-      "--smtp-tls-mode",
-      "starttls_required",
-    ],
-    { ...env, IMAP_PASSWORD, SMTP_PASSWORD: PASSWORD },
-    { timeoutMs: 90_000 },
-  );
-  expect(created.code, created.stderr).toBe(0);
-  // The mailbox flag for bounce reading is not a CLI option yet: set the column directly.
-  await world.query(({ db }) => db.execute(sql`UPDATE mailboxes SET bounce_reading = true`));
-  const issued = await runBuiltCli(
-    ["tokens:issue", "--mailbox", IMAP_USERNAME, "--permission", "messages:send"],
+  token = await createMailboxWithSendToken(
     env,
-    { timeoutMs: 90_000 },
+    {
+      email: IMAP_USERNAME,
+      "imap-host": "localhost",
+      "imap-port": String(dovecot.implicitPort),
+      "imap-username": IMAP_USERNAME,
+      "smtp-host": "localhost",
+      "smtp-port": String(exim.submissionPort),
+      "smtp-username": USERNAME,
+      "smtp-tls-mode": "starttls_required",
+      "bounce-reading": "on",
+    },
+    { imap: IMAP_PASSWORD, smtp: PASSWORD },
   );
-  expect(issued.code, issued.stderr).toBe(0);
-  token = issued.stdout.trim();
 }, 240_000);
 afterAll(async () => {
   await world?.close();

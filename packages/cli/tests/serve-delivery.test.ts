@@ -7,7 +7,7 @@ import { PASSWORD, USERNAME } from "@imap-proxy/testing/credentials";
 import { type RunningExim, eximBinary, startExim } from "@imap-proxy/testing/exim";
 import { type TestPki, makeTestPki } from "@imap-proxy/testing/pki";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { type CliWorld, cliBundle, openCliWorld, runBuiltCli } from "./support.ts";
+import { type CliWorld, cliBundle, createMailboxWithSendToken, openCliWorld } from "./support.ts";
 
 // The issue's "done when", as a user would do it: `imap-proxy serve` (the built CLI, its own
 // process, sending in-process on the embedded database; `--worker` on Postgres) takes messages
@@ -28,35 +28,17 @@ beforeAll(async () => {
   const caFile = path.join(pki.dir, "trusted-ca.pem");
   writeFileSync(caFile, pki.caPem);
   exim = await startExim(pki, { deliverDomain: DOMAIN });
-  env = { ...world.env, SMTP_CA_FILE: caFile, IMAP_PASSWORD: "unused", SMTP_PASSWORD: PASSWORD };
-  const created = await runBuiltCli(
-    [
-      "mailboxes:create",
-      "--no-input",
-      "--email",
-      "ops@example.com",
-      "--imap-host",
-      "imap.example.com",
-      "--imap-username",
-      "ops",
-      "--smtp-host",
-      "localhost",
-      "--smtp-port",
-      String(exim.relays.starttls.port),
-      "--smtp-username",
-      USERNAME,
-      "--smtp-tls-mode",
-      "starttls_required",
-    ],
+  env = { ...world.env, SMTP_CA_FILE: caFile };
+  token = await createMailboxWithSendToken(
     env,
+    {
+      "smtp-host": "localhost",
+      "smtp-port": String(exim.relays.starttls.port),
+      "smtp-username": USERNAME,
+      "smtp-tls-mode": "starttls_required",
+    },
+    { smtp: PASSWORD },
   );
-  expect(created.code, created.stderr).toBe(0);
-  const issued = await runBuiltCli(
-    ["tokens:issue", "--mailbox", "ops@example.com", "--permission", "messages:send"],
-    env,
-  );
-  expect(issued.code, issued.stderr).toBe(0);
-  token = issued.stdout.trim();
 }, 180_000);
 afterAll(async () => {
   if (serve?.exitCode === null) serve.kill("SIGKILL");

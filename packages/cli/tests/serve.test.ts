@@ -2,40 +2,20 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { rowsOf, sql } from "@imap-proxy/db";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type CliWorld, cliBundle, openCliWorld, runBuiltCli } from "./support.ts";
+import {
+  type CliWorld,
+  cliBundle,
+  createMailboxWithSendToken,
+  openCliWorld,
+  runBuiltCli,
+} from "./support.ts";
 
 let world: CliWorld;
 let token: string;
 
 beforeAll(async () => {
   world = await openCliWorld();
-  const env = { ...world.env, IMAP_PASSWORD: "imap-pass", SMTP_PASSWORD: "smtp-pass" };
-  const created = await runBuiltCli(
-    [
-      "mailboxes:create",
-      "--no-input",
-      "--email",
-      "ops@example.com",
-      "--imap-host",
-      "imap.example.com",
-      "--imap-username",
-      "ops",
-      "--smtp-host",
-      "smtp.example.com",
-      "--smtp-username",
-      "ops",
-    ],
-    env,
-    { timeoutMs: 60_000 },
-  );
-  expect(created.code, created.stderr).toBe(0);
-  const issued = await runBuiltCli(
-    ["tokens:issue", "--mailbox", "ops@example.com", "--permission", "messages:send"],
-    world.env,
-    { timeoutMs: 60_000 },
-  );
-  expect(issued.code, issued.stderr).toBe(0);
-  token = issued.stdout.trim();
+  token = await createMailboxWithSendToken(world.env, {});
 }, 180_000);
 afterAll(async () => {
   await world?.close();

@@ -208,3 +208,41 @@ export async function startServe(
     },
   };
 }
+
+/**
+ * Registers a mailbox as a script would (`mailboxes:create --no-input`, the built CLI; flags by
+ * name without `--`, over a placeholder mailbox) and issues it a `messages:send` token.
+ */
+export async function createMailboxWithSendToken(
+  env: NodeJS.ProcessEnv,
+  flags: Record<string, string>,
+  passwords: { imap?: string; smtp?: string } = {},
+): Promise<string> {
+  const settings: Record<string, string> = {
+    email: "ops@example.com",
+    "imap-host": "imap.example.com",
+    "imap-username": "ops",
+    "smtp-host": "smtp.example.com",
+    "smtp-username": "ops",
+    ...flags,
+  };
+  const created = await runBuiltCli(
+    [
+      "mailboxes:create",
+      "--no-input",
+      ...Object.entries(settings).flatMap(([k, v]) => [`--${k}`, v]),
+    ],
+    {
+      ...env,
+      IMAP_PASSWORD: passwords.imap ?? "imap-pass",
+      SMTP_PASSWORD: passwords.smtp ?? "smtp-pass",
+    },
+  );
+  if (created.code !== 0) throw new Error(`mailboxes:create failed: ${created.stderr}`);
+  const issued = await runBuiltCli(
+    ["tokens:issue", "--mailbox", settings.email!, "--permission", "messages:send"],
+    env,
+  );
+  if (issued.code !== 0) throw new Error(`tokens:issue failed: ${issued.stderr}`);
+  return issued.stdout.trim();
+}

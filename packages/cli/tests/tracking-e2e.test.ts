@@ -3,14 +3,13 @@
 // following the link sets opened_at / clicked_at; a bot's fetch is recorded and sets nothing.
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { sql } from "@imap-proxy/db";
 import { PASSWORD, USERNAME } from "@imap-proxy/testing/credentials";
 import { makeTestPki, type TestPki } from "@imap-proxy/testing/pki";
 import { startSmtpServer, type RunningServer } from "@imap-proxy/testing/smtp-server";
 import { freePort } from "@imap-proxy/testing/tcp";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type CliWorld, openCliWorld, runBuiltCli, startServe } from "./support.ts";
+import { type CliWorld, createMailboxWithSendToken, openCliWorld, startServe } from "./support.ts";
 
 const FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0";
 const LANDING = "https://shop.example.org/landing?id=7&src=mail";
@@ -45,36 +44,17 @@ beforeAll(async () => {
     SMTP_CA_FILE: caFile,
     TRACKING_SECRET: "tracking-secret-for-the-e2e-test-0123456789",
   };
-  const created = await runBuiltCli(
-    [
-      "mailboxes:create",
-      "--no-input",
-      "--email",
-      "ops@example.com",
-      "--imap-host",
-      "imap.example.com",
-      "--imap-username",
-      "ops",
-      "--smtp-host",
-      "localhost",
-      "--smtp-port",
-      String(sink.port),
-      "--smtp-username",
-      USERNAME,
-    ],
-    { ...env, IMAP_PASSWORD: "unused", SMTP_PASSWORD: PASSWORD },
-    { timeoutMs: 90_000 },
-  );
-  expect(created.code, created.stderr).toBe(0);
   // No IMAP server in this test: no Sent copy.
-  await world.query(({ db }) => db.execute(sql`UPDATE mailboxes SET sent_copy = 'off'`));
-  const issued = await runBuiltCli(
-    ["tokens:issue", "--mailbox", "ops@example.com", "--permission", "messages:send"],
+  token = await createMailboxWithSendToken(
     env,
-    { timeoutMs: 90_000 },
+    {
+      "smtp-host": "localhost",
+      "smtp-port": String(sink.port),
+      "smtp-username": USERNAME,
+      "sent-copy": "off",
+    },
+    { smtp: PASSWORD },
   );
-  expect(issued.code, issued.stderr).toBe(0);
-  token = issued.stdout.trim();
 }, 240_000);
 afterAll(async () => {
   await world?.close();

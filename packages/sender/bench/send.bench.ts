@@ -8,7 +8,9 @@
 // default 2000), BENCH_ROUNDS (default 3), BENCH_CONCURRENCY (worker handlers; default
 // max(10, 2 × mailboxes × connections)), BENCH_ONLY (one configuration, e.g. 10x4),
 // BENCH_MARKER_COST=1 (also run the worker with the DATA marker answered without the database:
-// not a mode anyone can run, only a measure of what the durable marker costs).
+// not a mode anyone can run, only a measure of what the durable marker costs),
+// BENCH_SINK_DELAY_MS (the sink answers each final dot that much later, like a remote server;
+// default 0).
 
 import { type ChildProcess, fork } from "node:child_process";
 import { FernetKey, Keyring } from "@imap-proxy/crypto";
@@ -25,6 +27,7 @@ const ADMIN_URL =
   "postgres://postgres@127.0.0.1:5432/postgres";
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SINK_DELAY_MS = Number(process.env.BENCH_SINK_DELAY_MS ?? 0);
 /** [mailboxes, connections per mailbox] */
 const CONFIGS = (
   [
@@ -49,7 +52,11 @@ async function startSink(): Promise<{
 }> {
   const child = fork(new URL("./sink.ts", import.meta.url).pathname, {
     execArgv: ["--import", "tsx"],
-    env: { ...process.env, SINK_TLS: JSON.stringify(pki.server) },
+    env: {
+      ...process.env,
+      SINK_TLS: JSON.stringify(pki.server),
+      SINK_DELAY_MS: String(SINK_DELAY_MS),
+    },
   });
   const port = await new Promise<number>((resolve) =>
     child.once("message", (m) => resolve((m as { port: number }).port)),
@@ -238,7 +245,7 @@ try {
 }
 
 console.log(
-  `\n${MESSAGES} messages of ~2 KB per run, median of ${ROUNDS} interleaved rounds; Postgres; sink: smtp-server (STARTTLS + AUTH) in its own process; CPU: this process only.\n`,
+  `\n${MESSAGES} messages of ~2 KB per run, median of ${ROUNDS} interleaved rounds; Postgres; sink: smtp-server (STARTTLS + AUTH) in its own process, answering the final dot after ${SINK_DELAY_MS} ms; CPU: this process only.\n`,
 );
 console.log(
   "| mailboxes × connections | worker concurrency | imap-proxy msg/s | nodemailer pool msg/s | ratio | CPU µs/msg imap-proxy | CPU µs/msg nodemailer |",

@@ -1,10 +1,13 @@
 // The benchmark's sink, in its own process so the sender's CPU is measured alone: an
 // smtp-server on loopback with STARTTLS and AUTH (what the sending policy requires) that accepts
-// and counts every message. Prints its port; answers "count" over IPC.
+// and counts every message. Prints its port; answers "count" over IPC. SINK_DELAY_MS holds each
+// final reply back that long, as a server across a network would (providers answer DATA in
+// tens of milliseconds); 0 is loopback at full speed.
 import type net from "node:net";
 import { SMTPServer } from "@imap-proxy/testing/smtp-faults";
 
 const { cert, key } = JSON.parse(process.env.SINK_TLS!) as { cert: string; key: string };
+const delayMs = Number(process.env.SINK_DELAY_MS ?? 0);
 let accepted = 0;
 const server = new SMTPServer({
   name: "sink.bench",
@@ -19,7 +22,9 @@ const server = new SMTPServer({
   onData(stream, _session, callback) {
     stream.on("end", () => {
       accepted += 1;
-      callback(null, `2.0.0 Ok: queued as B${accepted}`);
+      const reply = `2.0.0 Ok: queued as B${accepted}`;
+      if (delayMs > 0) setTimeout(() => callback(null, reply), delayMs);
+      else callback(null, reply);
     });
     stream.resume();
   },

@@ -4,7 +4,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { PLAIN_AUTHENTICATOR, runExim } from "./exim.ts";
+import { PLAIN_AUTHENTICATOR, eximPrivateDaemon, runExim } from "./exim.ts";
 import type { TestPki } from "./pki.ts";
 import { freePort } from "./tcp.ts";
 
@@ -55,12 +55,7 @@ ${PLAIN_AUTHENTICATOR}`,
 primary_hostname = mx.${options.domain}
 qualify_domain = ${options.domain}
 domainlist local_domains = ${options.domain}
-exim_user = Debian-exim
-exim_group = Debian-exim
-spool_directory = ${dir}/spool
-log_file_path = ${dir}/log/%slog
-pid_file_path = ${dir}/exim.pid
-local_interfaces = <; 127.0.0.1
+${eximPrivateDaemon(dir)}
 daemon_smtp_ports = ${port}${submissionPort === undefined ? "" : ` : ${submissionPort}`}
 host_lookup =
 rfc1413_hosts =

@@ -16,6 +16,14 @@ import { PASSWORD, USERNAME } from "./credentials.ts";
 import type { TestPki } from "./pki.ts";
 import { freePort, startRecordingRelay, type RecordingRelay, waitForPort } from "./tcp.ts";
 
+/** A private Exim's own files in `dir`, on loopback only, as the Debian-exim user. */
+export const eximPrivateDaemon = (dir: string) => `exim_user = Debian-exim
+exim_group = Debian-exim
+spool_directory = ${dir}/spool
+log_file_path = ${dir}/log/%slog
+pid_file_path = ${dir}/exim.pid
+local_interfaces = <; 127.0.0.1`;
+
 /** AUTH PLAIN as credentials.ts's USERNAME/PASSWORD: an entry for `begin authenticators`. */
 export const PLAIN_AUTHENTICATOR = `PLAIN:
   driver = plaintext
@@ -124,12 +132,7 @@ maildir_delivery:
     `\${if eq{$received_port}{${ports.other_host}}{${other}}{\${if eq{$received_port}{${ports.self_signed}}{${self}}{${fallback}}}}}`;
   const config = `
 primary_hostname = exim.test.example
-exim_user = Debian-exim
-exim_group = Debian-exim
-spool_directory = ${dir}/spool
-log_file_path = ${dir}/log/%slog
-pid_file_path = ${dir}/exim.pid
-local_interfaces = <; 127.0.0.1
+${eximPrivateDaemon(dir)}
 daemon_smtp_ports = ${PEER_VARIANTS.map((v) => ports[v]).join(" : ")}
 tls_on_connect_ports = ${ports.implicit}
 tls_certificate = ${byPort(`${dir}/other.pem`, `${dir}/self.pem`, `${dir}/server.pem`)}
