@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { readCaBundle, trustedCertificates } from "@imap-proxy/tls";
+import { readCaBundle, trustOptions } from "@imap-proxy/tls";
 import type { ImapFlowOptions } from "imapflow";
 
 export type ImapTlsMode = "implicit" | "starttls_required";
@@ -65,7 +65,7 @@ export function imapConnectionOptions(
     tls: {
       rejectUnauthorized: true,
       minVersion: "TLSv1.2",
-      ...(options.extraCa ? { ca: trustedCertificates(options.extraCa) } : {}),
+      ...(options.extraCa ? trustOptions(options.extraCa) : {}),
     },
   };
 }

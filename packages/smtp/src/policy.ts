@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { readCaBundle, trustedCertificates } from "@imap-proxy/tls";
+import { readCaBundle, trustOptions } from "@imap-proxy/tls";
 import type { SMTPConnectionOptions } from "nodemailer/lib/smtp-connection";
 
 export type SmtpTlsMode = "implicit" | "starttls_required";
@@ -64,7 +64,7 @@ export function smtpConnectionOptions(
       minVersion: "TLSv1.2",
       // SNI carries names only (RFC 6066); an IP literal is still checked against the cert's IP SANs.
       ...(isIP(settings.host) === 0 ? { servername: settings.host } : {}),
-      ...(options.extraCa ? { ca: trustedCertificates(options.extraCa) } : {}),
+      ...(options.extraCa ? trustOptions(options.extraCa) : {}),
     },
   };
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { rootCertificates } from "node:tls";
+import { type SecureContext, createSecureContext, rootCertificates } from "node:tls";
 import { CodedError, type TlsErrorCode } from "@imap-proxy/errors";
 
 /** A CA bundle named by the configuration cannot be used; the message names the file. */
@@ -50,4 +50,26 @@ function nodeExtraCertificates(env: NodeJS.ProcessEnv): string[] {
   } catch {
     return [];
   }
+}
+
+const contexts = new Map<string, SecureContext>();
+
+/**
+ * TLS options trusting Node's default trust plus `extraCa`, TLS 1.2 or newer, with the secure
+ * context built once per trust set: parsing some 150 root certificates on every connection cost
+ * tens of milliseconds of CPU each (most of the sender's CPU per message with short-lived
+ * connections). Node uses `secureContext` and ignores `ca`, which is kept to say what is trusted.
+ */
+export function trustOptions(
+  extraCa: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { ca: string[]; secureContext: SecureContext; minVersion: "TLSv1.2" } {
+  const ca = trustedCertificates(extraCa, env);
+  const key = `${env.NODE_EXTRA_CA_CERTS ?? ""}\0${extraCa}`;
+  let secureContext = contexts.get(key);
+  if (secureContext === undefined) {
+    secureContext = createSecureContext({ ca, minVersion: "TLSv1.2" });
+    contexts.set(key, secureContext);
+  }
+  return { ca, secureContext, minVersion: "TLSv1.2" };
 }

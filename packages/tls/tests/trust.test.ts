@@ -4,7 +4,7 @@ import { connect, createServer, rootCertificates, type Server } from "node:tls";
 import type { AddressInfo } from "node:net";
 import { makeTestPki, type TestPki } from "@imap-proxy/testing/pki";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { readCaBundle, trustedCertificates } from "../src/index.ts";
+import { readCaBundle, trustOptions, trustedCertificates } from "../src/index.ts";
 
 let installation: TestPki; // the CA named by SMTP_CA_FILE
 let operatorExtra: TestPki; // the CA named by NODE_EXTRA_CA_CERTS
@@ -17,10 +17,15 @@ async function serve(identity: { key: string; cert: string }): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-/** Whether a verified TLS connection to `port` succeeds with `ca` as the trusted list. */
-function handshake(port: number, ca: string[]): Promise<string> {
+/** Whether a verified TLS connection to `port` succeeds with `trust` (a CA list, or TLS options). */
+function handshake(port: number, trust: string[] | object): Promise<string> {
   return new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port, servername: "localhost", ca });
+    const socket = connect({
+      host: "127.0.0.1",
+      port,
+      servername: "localhost",
+      ...(Array.isArray(trust) ? { ca: trust } : trust),
+    });
     socket.once("secureConnect", () => {
       socket.destroy();
       resolve("trusted");
@@ -56,6 +61,19 @@ describe("an installation CA bundle adds to Node's default trust", () => {
     expect(await handshake(await serve(installation.server), list)).toBe("trusted");
     expect(await handshake(await serve(operatorExtra.server), list)).toBe("trusted");
     expect(await handshake(await serve(installation.selfSigned), list)).toBe(
+      "DEPTH_ZERO_SELF_SIGNED_CERT",
+    );
+  });
+
+  test("the connection options carry one secure context per trust set, built from that list", async () => {
+    const env = { NODE_EXTRA_CA_CERTS: path.join(operatorExtra.dir, "ca.pem") };
+    const options = trustOptions(installation.caPem, env);
+    // Built once: parsing every root for each connection was most of a send's CPU.
+    expect(trustOptions(installation.caPem, env).secureContext).toBe(options.secureContext);
+    expect(trustOptions(operatorExtra.caPem, env).secureContext).not.toBe(options.secureContext);
+    expect(await handshake(await serve(installation.server), options)).toBe("trusted");
+    expect(await handshake(await serve(operatorExtra.server), options)).toBe("trusted");
+    expect(await handshake(await serve(installation.selfSigned), options)).toBe(
       "DEPTH_ZERO_SELF_SIGNED_CERT",
     );
   });
