@@ -10,12 +10,15 @@ const ENVIRONMENT_HELP = `
 Environment:
   DATABASE_URL          Postgres URL; unset = the embedded database (PGlite) in IMAP_PROXY_DATA_DIR
   IMAP_PROXY_DATA_DIR   embedded database and its generated key (default: ./.data where you run)
+  IMAP_PROXY_LOCK_WAIT_MS  how long to wait for another process holding the embedded database (5000)
   FERNET_KEY            Fernet key(s) for stored passwords, comma-separated: first encrypts, any decrypts
                         (required with DATABASE_URL; generated into the data directory otherwise)
   JWT_SECRET            HS256 signing secret for tokens:issue (at least 32 bytes)
   JWT_ALGORITHM, JWT_PRIVATE_KEY_FILE, JWT_KEY_ID, JWT_PUBLIC_JWKS_FILE, JWT_ISSUER, JWT_AUDIENCE
   IMAP_PASSWORD, SMTP_PASSWORD   mailbox passwords for scripts (never pass them as flags)
-  SMTP_CA_FILE          extra trusted CA certificates (PEM) for self-hosted SMTP servers
+  SMTP_CA_FILE, IMAP_CA_FILE   extra trusted CA certificates (PEM), added to Node's default trust
+  HOST, PORT, MAX_MESSAGE_BYTES, RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST, LOG_LEVEL,
+  PUBLIC_URL, TRACKING_SECRET, TRUST_PROXY   serve's settings (see the README)
   CI                    when set, never prompt
 
 Without a terminal (or with --no-input) nothing is prompted: give every field as a flag.`;
