@@ -13,8 +13,9 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import autocannon, { type Options, type Request } from "autocannon";
 import { hmacKeyFromSecret, issueToken, verifierFromEnv } from "@imap-proxy/auth";
-import { createMailbox, openDatabase } from "@imap-proxy/db";
+import { openDatabase } from "@imap-proxy/db";
 import { openTestDatabase } from "@imap-proxy/testing/database";
+import { peerMailbox, storeOnlySealer } from "@imap-proxy/testing/mailbox";
 import { startRoundTripCounter } from "@imap-proxy/testing/postgres-wire";
 import { apiConfigFromEnv, buildApp, startServer } from "../src/index.ts";
 
@@ -90,23 +91,8 @@ async function main(): Promise<void> {
   const database = await openTestDatabase();
   const secret = randomBytes(32).toString("base64url");
   try {
-    const mailbox = await createMailbox(
-      database.db,
-      // The benchmark never sends: the credentials only have to be stored.
-      { encryptSecret: (plain: string) => `gAAAA${Buffer.from(plain).toString("hex")}` },
-      {
-        email: "bench@example.com",
-        imapHost: "imap.example.com",
-        imapPort: 993,
-        imapUsername: "bench",
-        imapPassword: "imap-secret",
-        smtpHost: "smtp.example.com",
-        smtpPort: 587,
-        smtpUsername: "bench",
-        smtpPassword: "smtp-secret",
-        smtpTlsMode: "starttls_required",
-      },
-    );
+    // The benchmark never sends: the credentials only have to be stored.
+    const mailbox = await peerMailbox(database.db, storeOnlySealer, { email: "bench@example.com" });
     const { token } = await issueToken(
       {
         algorithm: "HS256",

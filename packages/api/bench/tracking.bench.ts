@@ -12,8 +12,9 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import autocannon, { type Request } from "autocannon";
 import { verifierFromEnv } from "@imap-proxy/auth";
-import { createMailbox, openDatabase, rowsOf, sql, submitMessage } from "@imap-proxy/db";
+import { openDatabase, rowsOf, sql, submitMessage } from "@imap-proxy/db";
 import { openTestDatabase } from "@imap-proxy/testing/database";
+import { peerMailbox, storeOnlySealer } from "@imap-proxy/testing/mailbox";
 import { TrackingKeys } from "@imap-proxy/tracking";
 import { apiConfigFromEnv, buildApp, startServer, trackingConfigFromEnv } from "../src/index.ts";
 
@@ -70,22 +71,8 @@ async function main(): Promise<void> {
   const secret = randomBytes(32).toString("base64url");
   const keys = TrackingKeys.parse(secret);
   try {
-    const mailbox = await createMailbox(
-      database.db,
-      { encryptSecret: (plain: string) => `gAAAA${Buffer.from(plain).toString("hex")}` },
-      {
-        email: "bench@example.com",
-        imapHost: "imap.example.com",
-        imapPort: 993,
-        imapUsername: "bench",
-        imapPassword: "imap-secret",
-        smtpHost: "smtp.example.com",
-        smtpPort: 587,
-        smtpUsername: "bench",
-        smtpPassword: "smtp-secret",
-        smtpTlsMode: "starttls_required",
-      },
-    );
+    // The benchmark never sends: the credentials only have to be stored.
+    const mailbox = await peerMailbox(database.db, storeOnlySealer, { email: "bench@example.com" });
     // One tracked message to RECIPIENTS readers, sent an hour ago (hits set opened_at/clicked_at).
     const id = randomUUID();
     const recipients = Array.from({ length: RECIPIENTS }, (_, i) => ({

@@ -4,6 +4,7 @@ import { SignJWT } from "jose";
 import { type SignerConfig, hmacKeyFromSecret, issueToken } from "@imap-proxy/auth";
 import { createMailbox } from "@imap-proxy/db";
 import { type TestDatabase, openTestDatabase } from "@imap-proxy/testing/database";
+import { storeOnlySealer } from "@imap-proxy/testing/mailbox";
 import { type ApiConfig, type ApiInstance, type AppOptions, buildApp } from "../src/index.ts";
 
 export const JWT_SECRET = "test-secret-for-the-api-tests-0123456789";
@@ -18,8 +19,6 @@ export interface TestApi {
   token(mailboxId: string, permissions?: string[], expiresIn?: string): Promise<string>;
   close(): Promise<void>;
 }
-
-const sealer = { encryptSecret: (plain: string) => `gAAAA${Buffer.from(plain).toString("hex")}` };
 
 /** An app on an isolated test database, with helpers for mailboxes and tokens. */
 export async function openTestApi(
@@ -56,7 +55,7 @@ export async function openTestApi(
     signer,
     logs,
     async mailbox(email = `ops-${Math.random().toString(36).slice(2)}@Example.COM`) {
-      const created = await createMailbox(db.db, sealer, {
+      const created = await createMailbox(db.db, storeOnlySealer, {
         email,
         imapHost: "imap.example.com",
         imapPort: 993,

@@ -3,8 +3,8 @@ import { once } from "node:events";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { FernetKey, Keyring } from "@imap-proxy/crypto";
-import { type Database, createMailbox, rowsOf, sql } from "@imap-proxy/db";
-import { PASSWORD, USERNAME } from "@imap-proxy/testing/credentials";
+import { type Database, rowsOf, sql } from "@imap-proxy/db";
+import { peerMailbox } from "@imap-proxy/testing/mailbox";
 import { type TestPki, makeTestPki } from "@imap-proxy/testing/pki";
 import { type FaultServer, startFaultServer } from "@imap-proxy/testing/smtp-faults";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -33,24 +33,12 @@ afterAll(async () => {
 });
 
 /** A mailbox sending through `port` (STARTTLS, the test credentials), sealed with the CLI's key. */
-async function mailboxOn(db: Database, port: number, maxConnections = 1) {
-  const keyring = new Keyring([FernetKey.parse(world.fernetKey)]);
-  const mailbox = await createMailbox(db, keyring, {
+function mailboxOn(db: Database, port: number, maxConnections = 1) {
+  return peerMailbox(db, new Keyring([FernetKey.parse(world.fernetKey)]), {
     email: `sender-${Math.random().toString(36).slice(2)}@example.com`,
-    imapHost: "localhost",
-    imapPort: 993,
-    imapUsername: USERNAME,
-    imapPassword: PASSWORD,
-    smtpHost: "localhost",
     smtpPort: port,
-    smtpUsername: USERNAME,
-    smtpPassword: PASSWORD,
-    smtpTlsMode: "starttls_required",
+    maxConnections,
   });
-  await db.execute(
-    sql`UPDATE mailboxes SET smtp_max_connections = ${maxConnections} WHERE id = ${mailbox.id}`,
-  );
-  return mailbox;
 }
 
 /** Queues one message per recipient (one statement each): a unique Message-ID per message. */

@@ -14,9 +14,10 @@
 
 import { type ChildProcess, fork } from "node:child_process";
 import { FernetKey, Keyring } from "@imap-proxy/crypto";
-import { type Database, createMailbox, rowsOf, sql } from "@imap-proxy/db";
+import { type Database, rowsOf, sql } from "@imap-proxy/db";
 import { PASSWORD, USERNAME } from "@imap-proxy/testing/credentials";
 import { openTestDatabase } from "@imap-proxy/testing/database";
+import { peerMailbox } from "@imap-proxy/testing/mailbox";
 import { makeTestPki } from "@imap-proxy/testing/pki";
 import nodemailer, { type Transporter } from "nodemailer";
 import { type Handler, SendHandler, runWorker } from "../src/index.ts";
@@ -76,21 +77,11 @@ async function startSink(): Promise<{
 async function prepare(db: Database, port: number, mailboxes: number, connections: number) {
   await db.execute(sql`TRUNCATE outbound_messages, message_bodies, messages, mailboxes CASCADE`);
   for (let i = 0; i < mailboxes; i++) {
-    const mailbox = await createMailbox(db, keyring, {
+    await peerMailbox(db, keyring, {
       email: `bench${i}@example.com`,
-      imapHost: "localhost",
-      imapPort: 993,
-      imapUsername: USERNAME,
-      imapPassword: PASSWORD,
-      smtpHost: "localhost",
       smtpPort: port,
-      smtpUsername: USERNAME,
-      smtpPassword: PASSWORD,
-      smtpTlsMode: "starttls_required",
+      maxConnections: connections,
     });
-    await db.execute(
-      sql`UPDATE mailboxes SET smtp_max_connections = ${connections} WHERE id = ${mailbox.id}`,
-    );
   }
   // One statement: message, its stored bytes (about 2 KB, a unique Message-ID) and its row.
   await db.execute(sql`

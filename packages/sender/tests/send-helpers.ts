@@ -1,36 +1,23 @@
 import { randomUUID } from "node:crypto";
 import { FernetKey, Keyring } from "@imap-proxy/crypto";
-import { type Database, createMailbox, rowsOf, sql } from "@imap-proxy/db";
-import { PASSWORD, USERNAME } from "@imap-proxy/testing/credentials";
+import { type Database, rowsOf, sql } from "@imap-proxy/db";
+import { peerMailbox as testPeerMailbox } from "@imap-proxy/testing/mailbox";
 
 /** The test keyring's key: a worker process opens the same secrets with it. */
 export const FERNET_KEY = FernetKey.generate();
 export const keyring = new Keyring([FernetKey.parse(FERNET_KEY)]);
 
 /** A mailbox whose SMTP server is the test peer on `port` (STARTTLS, the test credentials). */
-export async function peerMailbox(
+export function peerMailbox(
   db: Database,
   port: number,
   extra: { maxConnections?: number } = {},
 ): Promise<{ id: string; email: string }> {
-  const email = `sender-${randomUUID().slice(0, 8)}@example.com`;
-  const mailbox = await createMailbox(db, keyring, {
-    email,
-    imapHost: "localhost",
-    imapPort: 993,
-    imapUsername: USERNAME,
-    imapPassword: PASSWORD,
-    smtpHost: "localhost",
+  return testPeerMailbox(db, keyring, {
+    email: `sender-${randomUUID().slice(0, 8)}@example.com`,
     smtpPort: port,
-    smtpUsername: USERNAME,
-    smtpPassword: PASSWORD,
-    smtpTlsMode: "starttls_required",
+    ...extra,
   });
-  if (extra.maxConnections !== undefined)
-    await db.execute(
-      sql`UPDATE mailboxes SET smtp_max_connections = ${extra.maxConnections} WHERE id = ${mailbox.id}`,
-    );
-  return mailbox;
 }
 
 /** The MIME a submission would store: headers, no Bcc, CRLF line ends. */

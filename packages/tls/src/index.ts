@@ -52,24 +52,27 @@ function nodeExtraCertificates(env: NodeJS.ProcessEnv): string[] {
   }
 }
 
-const contexts = new Map<string, SecureContext>();
+type TrustOptions = { ca: string[]; secureContext: SecureContext; minVersion: "TLSv1.2" };
+const built = new Map<string, TrustOptions>();
 
 /**
- * TLS options trusting Node's default trust plus `extraCa`, TLS 1.2 or newer, with the secure
- * context built once per trust set: parsing some 150 root certificates on every connection cost
- * tens of milliseconds of CPU each (most of the sender's CPU per message with short-lived
- * connections). Node uses `secureContext` and ignores `ca`, which is kept to say what is trusted.
+ * TLS options trusting Node's default trust plus `extraCa`, TLS 1.2 or newer, built once per
+ * trust set (and, like Node's own reading of `NODE_EXTRA_CA_CERTS`, not re-read afterwards):
+ * parsing some 150 root certificates on every connection cost tens of milliseconds of CPU each
+ * (most of the sender's CPU per message with short-lived connections). Node uses
+ * `secureContext` and ignores `ca`, which is kept to say what is trusted.
  */
-export function trustOptions(
-  extraCa: string,
-  env: NodeJS.ProcessEnv = process.env,
-): { ca: string[]; secureContext: SecureContext; minVersion: "TLSv1.2" } {
-  const ca = trustedCertificates(extraCa, env);
+export function trustOptions(extraCa: string, env: NodeJS.ProcessEnv = process.env): TrustOptions {
   const key = `${env.NODE_EXTRA_CA_CERTS ?? ""}\0${extraCa}`;
-  let secureContext = contexts.get(key);
-  if (secureContext === undefined) {
-    secureContext = createSecureContext({ ca, minVersion: "TLSv1.2" });
-    contexts.set(key, secureContext);
+  let options = built.get(key);
+  if (options === undefined) {
+    const ca = trustedCertificates(extraCa, env);
+    options = {
+      ca,
+      secureContext: createSecureContext({ ca, minVersion: "TLSv1.2" }),
+      minVersion: "TLSv1.2",
+    };
+    built.set(key, options);
   }
-  return { ca, secureContext, minVersion: "TLSv1.2" };
+  return options;
 }
