@@ -5,7 +5,7 @@
 // DATABASE_URL, then the local server), BENCH_JOBS (claim + complete jobs per run, default
 // 20000), BENCH_ROUNDS (interleaved throughput rounds, default 5), BENCH_FINISHED (finished rows
 // for the latency test, default 1000000), BENCH_SAMPLES (claims timed per latency scenario,
-// default 1000).
+// default 1000), BENCH_WORKERS (concurrencies, default 1,4,16).
 
 import {
   type Database,
@@ -36,7 +36,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
  * leaseMs) run several times while 20,000 jobs drain, as they would in production.
  */
 const RENEWING_LEASE_MS = 1500;
-const WORKER_COUNTS = [1, 4, 16];
+const WORKER_COUNTS = (process.env.BENCH_WORKERS ?? "1,4,16").split(",").map(Number);
 const CLAIM_BATCH = 50;
 /** Run one section only: enqueue, throughput or latency (default: all). */
 const ONLY = process.env.BENCH_ONLY;

@@ -332,6 +332,94 @@ describe("claim and finish", () => {
       ),
     ).toBe("accepted");
     expect((await statusOf(message.id)).status).toBe("queued");
+    // Refused by the state machine itself (the trigger's WHEN), named so, not by a CHECK.
+    const refusal = await db
+      .execute(sql`UPDATE outbound_messages SET status = 'failed' WHERE id = ${message.id}`)
+      .then(
+        () => undefined,
+        (error: unknown) => String((error as { cause?: unknown }).cause ?? error),
+      );
+    expect(refusal).toMatch(/queued → failed is not a valid status change/);
+  });
+
+  test("updated_at is now() after every write: stamped by the queue's statements, forced on any other", async () => {
+    await drain();
+    const mailboxId = await newMailbox();
+    const [message] = await enqueue(db, mailboxId, {
+      recipientEmail: "u@example.net",
+      subject: "u",
+    });
+    const updatedAt = (query: ReturnType<typeof sql>) =>
+      db.transaction(async (tx) => {
+        // Inside one transaction now() is fixed, so "is now()" is an equality.
+        await tx.execute(query);
+        return rowsOf<{ stamped: boolean }>(
+          await tx.execute(
+            sql`SELECT updated_at = now() AS stamped FROM outbound_messages WHERE id = ${message!.id}`,
+          ),
+        )[0]!.stamped;
+      });
+    expect(
+      await updatedAt(
+        sql`UPDATE outbound_messages SET subject = 'forged', updated_at = '2000-01-01' WHERE id = ${message!.id}`,
+      ),
+    ).toBe(true);
+    expect(
+      await updatedAt(
+        sql`UPDATE outbound_messages SET subject = 'plain' WHERE id = ${message!.id}`,
+      ),
+    ).toBe(true);
+    const stampedByClaim = await db.transaction(async (tx) => {
+      const [held] = await claim(tx, { limit: 1, owner: "stamp" });
+      expect(held?.id).toBe(message!.id);
+      const [row] = rowsOf<{ stamped: boolean }>(
+        await tx.execute(
+          sql`SELECT updated_at = now() AS stamped FROM outbound_messages WHERE id = ${message!.id}`,
+        ),
+      );
+      await markSent(tx, held!.lease);
+      return row!.stamped;
+    });
+    expect(stampedByClaim).toBe(true);
+  });
+
+  test("on Postgres a claim is planned once, not on every call (its limit is in the text)", async () => {
+    if (database.url === undefined) return; // PGlite runs unnamed statements: nothing is cached.
+    await drain();
+    const mailboxId = await newMailbox();
+    // One connection (prepared statements and their plan counts are per connection), and a
+    // backlog big enough that a generic plan with an unknown limit looks dear; rolled back.
+    const rolledBack = new Error("rolled back");
+    let plans: { generic: number; custom: number }[] = [];
+    await db
+      .transaction(async (tx) => {
+        for (let i = 0; i < 5; i++)
+          await enqueue(
+            tx,
+            mailboxId,
+            Array.from({ length: 1000 }, (_, n) => ({
+              recipientEmail: "p@example.net",
+              subject: `p${n}`,
+            })),
+          );
+        await tx.execute(sql`ANALYZE outbound_messages`);
+        for (let i = 0; i < 12; i++) await claim(tx, { limit: 7, owner: "plans" });
+        plans = rowsOf<{ generic: number; custom: number }>(
+          await tx.execute(sql`
+            SELECT generic_plans::int AS generic, custom_plans::int AS custom
+            FROM pg_prepared_statements
+            WHERE statement LIKE '%status = ''processing''%FOR UPDATE SKIP LOCKED%'
+              AND (statement LIKE '%LIMIT 7%' OR statement ~ 'LIMIT [$][0-9]')`),
+        );
+        throw rolledBack;
+      })
+      .catch((error: unknown) => {
+        if (error !== rolledBack && (error as { cause?: unknown }).cause !== rolledBack)
+          throw error;
+      });
+    // Postgres tries custom plans for the first five executions, then keeps the generic one
+    // unless it looks dearer; with the limit as a parameter it re-planned all twelve.
+    expect(plans).toContainEqual({ generic: 7, custom: 5 });
   });
 });
 

@@ -105,8 +105,20 @@ type Held = {
   confirmedAt: number;
   state: "buffered" | "running" | "finishing";
   lost: boolean;
+  /** Why the lease is lost, once it is: what the handler's signal aborts with. */
+  lostBecause?: DatabaseError;
+  /** Made when the handler first reads its signal (most never do: an AbortSignal costs µs). */
   controller?: AbortController;
 };
+
+/** The handler's signal: aborted already if the lease was lost before it was first read. */
+function signalOf(entry: Held): AbortSignal {
+  if (entry.controller === undefined) {
+    entry.controller = new AbortController();
+    if (entry.lostBecause !== undefined) entry.controller.abort(entry.lostBecause);
+  }
+  return entry.controller.signal;
+}
 
 /**
  * One claimer per process feeding `concurrency` local handlers. The buffer is refilled in the
@@ -165,12 +177,11 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
     entry.lost = true;
     report.leaseLost += 1;
     if (entry.state === "buffered") forget(entry);
-    entry.controller?.abort(
-      new DatabaseError(
-        "lease_lost",
-        `Message ${entry.message.id}: the lease of ${owner} (attempt ${entry.message.lease.attempt}) is lost: ${why}.`,
-      ),
+    entry.lostBecause = new DatabaseError(
+      "lease_lost",
+      `Message ${entry.message.id}: the lease of ${owner} (attempt ${entry.message.lease.attempt}) is lost: ${why}.`,
     );
+    entry.controller?.abort(entry.lostBecause);
   };
 
   const refill = (): Promise<number> =>
@@ -273,7 +284,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
       }
     })().finally(() => (marking = undefined)));
   const beginData = (entry: Held) => (): Promise<boolean> => {
-    if (entry.lost || entry.controller?.signal.aborted) return Promise.resolve(false);
+    if (entry.lost) return Promise.resolve(false);
     return new Promise((resolve) => {
       toMark.set(entry, resolve);
       void markAll();
@@ -387,12 +398,13 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
         continue;
       }
       entry.state = "running";
-      entry.controller = new AbortController();
       let outcome: SendResult;
       try {
         outcome = normalized(
           await handler(entry.message, {
-            signal: entry.controller.signal,
+            get signal() {
+              return signalOf(entry);
+            },
             beginData: beginData(entry),
           }),
         );

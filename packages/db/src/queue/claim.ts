@@ -4,7 +4,7 @@ import { DatabaseError, withDatabaseErrors } from "../errors.ts";
 import { isOnServer } from "../on-server.ts";
 import { rowsOf } from "../rows.ts";
 import { mailboxNotPaused } from "./paused.ts";
-import { sqlNow } from "./sql-now.ts";
+import { STAMP_UPDATED_AT, sqlNow } from "./sql-now.ts";
 import type { ClaimedMessage, QueueClock } from "./types.ts";
 
 /**
@@ -14,7 +14,8 @@ import type { ClaimedMessage, QueueClock } from "./types.ts";
  * `SKIP LOCKED` lets any number of workers claim concurrently without ever receiving the same
  * row; the subquery walks the due-row index (`outbound_messages_due_idx`) in its key order, so
  * the cost does not grow with finished rows. Messages of paused mailboxes are passed over
- * (paused.ts).
+ * (paused.ts). The limit is part of the statement's text, not a parameter: with a parameter Postgres found its generic
+ * plan dearer and planned every claim afresh (a quarter of a 10-row claim's server time).
  *
  * On a Postgres server the claim commits asynchronously (no WAL flush before the reply): the
  * flush is most of a claim's latency, and a worker waits on its claims. If the server crashes
@@ -30,7 +31,7 @@ export const claim = withDatabaseErrors(async function claim(
   db: Database,
   options: { limit: number; owner: string; clock?: QueueClock },
 ): Promise<ClaimedMessage[]> {
-  if (!(options.limit >= 1))
+  if (!Number.isSafeInteger(options.limit) || options.limit < 1)
     throw new DatabaseError("invalid_input", "claim needs a limit of at least 1.");
   const now = sqlNow(options.clock);
   const rows = rowsOf<{
@@ -42,14 +43,14 @@ export const claim = withDatabaseErrors(async function claim(
   }>(
     await db.execute(sql`
       UPDATE outbound_messages AS o
-      SET status = 'processing', attempts = o.attempts + 1, processing_started_at = ${now},
+      SET ${STAMP_UPDATED_AT}, status = 'processing', attempts = o.attempts + 1, processing_started_at = ${now},
           lease_renewed_at = ${now}, lease_owner = ${options.owner}, next_retry_at = NULL
       WHERE o.id = ANY(ARRAY(
         SELECT id FROM outbound_messages
         WHERE status = 'queued' AND coalesce(next_retry_at, created_at) <= ${now}
           AND ${mailboxNotPaused(sql`mailbox_id`, now)}
         ORDER BY coalesce(next_retry_at, created_at), id
-        LIMIT ${options.limit}
+        LIMIT ${sql.raw(String(options.limit))}
         FOR UPDATE SKIP LOCKED))
         ${isOnServer(db) ? sql`AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL` : sql``}
       RETURNING o.id, o.mailbox_id, o.recipient_email, o.subject, o.attempts`),

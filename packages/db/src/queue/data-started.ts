@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../client.ts";
 import { rowsOf } from "../rows.ts";
 import { STILL_HELD, finishResult, leaseRows, LEASE_COLUMNS } from "./end-lease.ts";
-import { sqlNow } from "./sql-now.ts";
+import { STAMP_UPDATED_AT, sqlNow } from "./sql-now.ts";
 import type { FinishResult, Lease, QueueClock } from "./types.ts";
 import { withDatabaseErrors } from "../errors.ts";
 
@@ -20,7 +20,7 @@ export const markDataStarted = withDatabaseErrors(async function markDataStarted
   if (leases.length === 0) return { finished: [], rejected: [] };
   const rows = rowsOf<{ id: string }>(
     await db.execute(sql`
-      UPDATE outbound_messages AS o SET data_started_at = ${sqlNow(clock)}
+      UPDATE outbound_messages AS o SET ${STAMP_UPDATED_AT}, data_started_at = ${sqlNow(clock)}
       FROM ${leaseRows(leases, LEASE_COLUMNS)}
       WHERE ${STILL_HELD}
       RETURNING o.id`),

@@ -2,6 +2,7 @@ import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../client.ts";
 import { DatabaseError } from "../errors.ts";
 import { rowsOf } from "../rows.ts";
+import { STAMP_UPDATED_AT } from "./sql-now.ts";
 import type { FinishResult, Lease } from "./types.ts";
 
 /**
@@ -45,7 +46,7 @@ export async function endLeases(
   const ended = rowsOf<{ id: string }>(
     await db.execute(sql`${withClause}
       UPDATE outbound_messages AS o
-      SET ${changes}, processing_started_at = NULL, lease_renewed_at = NULL, lease_owner = NULL
+      SET ${STAMP_UPDATED_AT}, ${changes}, processing_started_at = NULL, lease_renewed_at = NULL, lease_owner = NULL
       FROM ${leaseRows(rows, columns)}
       WHERE ${STILL_HELD}
       RETURNING o.id`),

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../client.ts";
 import { rowsOf } from "../rows.ts";
 import { LEASE_COLUMNS, STILL_HELD, finishResult, leaseRows } from "./end-lease.ts";
-import { sqlNow } from "./sql-now.ts";
+import { STAMP_UPDATED_AT, sqlNow } from "./sql-now.ts";
 import type { Lease, QueueClock } from "./types.ts";
 import { withDatabaseErrors } from "../errors.ts";
 
@@ -27,7 +27,7 @@ export const extendLeases = withDatabaseErrors(async function extendLeases(
   const rows = rowsOf<{ id: string }>(
     await db.execute(sql`
       UPDATE outbound_messages AS o
-      SET lease_renewed_at = ${sqlNow(clock)}
+      SET ${STAMP_UPDATED_AT}, lease_renewed_at = ${sqlNow(clock)}
       FROM ${leaseRows(leases, LEASE_COLUMNS)}
       WHERE ${STILL_HELD}
       RETURNING o.id`),

@@ -25,7 +25,8 @@ function finishMany(
     owner: f.owner,
     attempt: f.attempt,
     ...replyFields(f),
-    error: scrubErrorText(f.error ?? "bounced"),
+    // Only a bounce logs its reason.
+    error: status === "bounced" ? scrubErrorText(f.error ?? "bounced") : null,
   }));
   const changes =
     status === "sent"

@@ -9,3 +9,10 @@ export function sqlNow(clock: QueueClock | undefined) {
   const injected = clock?.now?.();
   return injected === undefined ? sql`now()` : sql`${injected.toISOString()}::timestamptz`;
 }
+
+/**
+ * Marks a row changed, exactly as the updated_at trigger would. The hot statements (claim,
+ * renewal, DATA marker, finishes) say it themselves: the trigger's WHEN then skips its function
+ * call for every row (migration 0011). A statement without it is still stamped, by the trigger.
+ */
+export const STAMP_UPDATED_AT = sql`updated_at = now()`;
