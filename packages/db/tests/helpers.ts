@@ -26,13 +26,21 @@ export async function catalogColumns(
 
 /** Runs raw SQL expecting the database to refuse it; resolves to the SQLSTATE. */
 export async function expectRejected(db: Database, query: ReturnType<typeof sql>): Promise<string> {
+  return (await rejectionOf(db, query)).code;
+}
+
+/** Runs raw SQL expecting the database to refuse it; resolves to the SQLSTATE and message. */
+export async function rejectionOf(
+  db: Database,
+  query: ReturnType<typeof sql>,
+): Promise<{ code: string; message: string }> {
   try {
     await db.execute(query);
   } catch (error) {
     let current: unknown = error;
     while (current instanceof Error) {
       const code = (current as { code?: unknown }).code;
-      if (typeof code === "string") return code;
+      if (typeof code === "string") return { code, message: current.message };
       current = current.cause;
     }
     throw error;

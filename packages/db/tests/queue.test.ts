@@ -18,7 +18,7 @@ import {
   retryDelayMs,
 } from "../src/queue/index.ts";
 import { openTestDatabase, type TestDatabase } from "@imap-proxy/testing/database";
-import { mailboxInsert } from "./helpers.ts";
+import { mailboxInsert, rejectionOf } from "./helpers.ts";
 
 let database: TestDatabase;
 let db: Database;
@@ -333,13 +333,12 @@ describe("claim and finish", () => {
     ).toBe("accepted");
     expect((await statusOf(message.id)).status).toBe("queued");
     // Refused by the state machine itself (the trigger's WHEN), named so, not by a CHECK.
-    const refusal = await db
-      .execute(sql`UPDATE outbound_messages SET status = 'failed' WHERE id = ${message.id}`)
-      .then(
-        () => undefined,
-        (error: unknown) => String((error as { cause?: unknown }).cause ?? error),
-      );
-    expect(refusal).toMatch(/queued → failed is not a valid status change/);
+    const refusal = await rejectionOf(
+      db,
+      sql`UPDATE outbound_messages SET status = 'failed' WHERE id = ${message.id}`,
+    );
+    expect(refusal.code).toBe("23514");
+    expect(refusal.message).toMatch(/queued → failed is not a valid status change$/);
   });
 
   test("updated_at is now() after every write: stamped by the queue's statements, forced on any other", async () => {
@@ -349,15 +348,17 @@ describe("claim and finish", () => {
       recipientEmail: "u@example.net",
       subject: "u",
     });
+    // Inside one transaction now() is fixed, so "is now()" is an equality.
+    const stamped = async (tx: Database) =>
+      rowsOf<{ stamped: boolean }>(
+        await tx.execute(
+          sql`SELECT updated_at = now() AS stamped FROM outbound_messages WHERE id = ${message!.id}`,
+        ),
+      )[0]!.stamped;
     const updatedAt = (query: ReturnType<typeof sql>) =>
       db.transaction(async (tx) => {
-        // Inside one transaction now() is fixed, so "is now()" is an equality.
         await tx.execute(query);
-        return rowsOf<{ stamped: boolean }>(
-          await tx.execute(
-            sql`SELECT updated_at = now() AS stamped FROM outbound_messages WHERE id = ${message!.id}`,
-          ),
-        )[0]!.stamped;
+        return stamped(tx);
       });
     expect(
       await updatedAt(
@@ -372,13 +373,9 @@ describe("claim and finish", () => {
     const stampedByClaim = await db.transaction(async (tx) => {
       const [held] = await claim(tx, { limit: 1, owner: "stamp" });
       expect(held?.id).toBe(message!.id);
-      const [row] = rowsOf<{ stamped: boolean }>(
-        await tx.execute(
-          sql`SELECT updated_at = now() AS stamped FROM outbound_messages WHERE id = ${message!.id}`,
-        ),
-      );
+      const byClaim = await stamped(tx);
       await markSent(tx, held!.lease);
-      return row!.stamped;
+      return byClaim;
     });
     expect(stampedByClaim).toBe(true);
   });

@@ -104,9 +104,8 @@ type Held = {
   /** Local time at which the last confirmed claim or renewal was sent: the lease runs from here. */
   confirmedAt: number;
   state: "buffered" | "running" | "finishing";
-  lost: boolean;
-  /** Why the lease is lost, once it is: what the handler's signal aborts with. */
-  lostBecause?: DatabaseError;
+  /** Set once the lease is lost: why, which is also what the handler's signal aborts with. */
+  lost?: DatabaseError;
   /** Made when the handler first reads its signal (most never do: an AbortSignal costs µs). */
   controller?: AbortController;
 };
@@ -115,7 +114,7 @@ type Held = {
 function signalOf(entry: Held): AbortSignal {
   if (entry.controller === undefined) {
     entry.controller = new AbortController();
-    if (entry.lostBecause !== undefined) entry.controller.abort(entry.lostBecause);
+    if (entry.lost !== undefined) entry.controller.abort(entry.lost);
   }
   return entry.controller.signal;
 }
@@ -174,14 +173,13 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
 
   const loseLease = (entry: Held, why: string) => {
     if (entry.lost || entry.state === "finishing") return;
-    entry.lost = true;
-    report.leaseLost += 1;
-    if (entry.state === "buffered") forget(entry);
-    entry.lostBecause = new DatabaseError(
+    entry.lost = new DatabaseError(
       "lease_lost",
       `Message ${entry.message.id}: the lease of ${owner} (attempt ${entry.message.lease.attempt}) is lost: ${why}.`,
     );
-    entry.controller?.abort(entry.lostBecause);
+    report.leaseLost += 1;
+    if (entry.state === "buffered") forget(entry);
+    entry.controller?.abort(entry.lost);
   };
 
   const refill = (): Promise<number> =>
@@ -205,7 +203,6 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
           claimedAt: sentAt,
           confirmedAt: sentAt,
           state: "buffered",
-          lost: false,
         };
         held.set(message.id, entry);
         buffer.push(entry);
@@ -276,7 +273,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
             ),
           );
           const ok = new Set(finished);
-          for (const [entry, answer] of batch) answer(ok.has(entry.message.id) && !entry.lost);
+          for (const [entry, answer] of batch)
+            answer(ok.has(entry.message.id) && entry.lost === undefined);
         } catch {
           // Not recorded: the body must not go out.
           for (const answer of batch.values()) answer(false);

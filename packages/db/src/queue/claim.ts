@@ -14,8 +14,9 @@ import type { ClaimedMessage, QueueClock } from "./types.ts";
  * `SKIP LOCKED` lets any number of workers claim concurrently without ever receiving the same
  * row; the subquery walks the due-row index (`outbound_messages_due_idx`) in its key order, so
  * the cost does not grow with finished rows. Messages of paused mailboxes are passed over
- * (paused.ts). The limit is part of the statement's text, not a parameter: with a parameter Postgres found its generic
- * plan dearer and planned every claim afresh (a quarter of a 10-row claim's server time).
+ * (paused.ts). The limit is part of the statement's text, not a parameter: with a parameter
+ * Postgres found its generic plan dearer and planned every claim afresh (a quarter of a 10-row
+ * claim's server time).
  *
  * On a Postgres server the claim commits asynchronously (no WAL flush before the reply): the
  * flush is most of a claim's latency, and a worker waits on its claims. If the server crashes
@@ -43,8 +44,9 @@ export const claim = withDatabaseErrors(async function claim(
   }>(
     await db.execute(sql`
       UPDATE outbound_messages AS o
-      SET ${STAMP_UPDATED_AT}, status = 'processing', attempts = o.attempts + 1, processing_started_at = ${now},
-          lease_renewed_at = ${now}, lease_owner = ${options.owner}, next_retry_at = NULL
+      SET ${STAMP_UPDATED_AT}, status = 'processing', attempts = o.attempts + 1,
+          processing_started_at = ${now}, lease_renewed_at = ${now}, lease_owner = ${options.owner},
+          next_retry_at = NULL
       WHERE o.id = ANY(ARRAY(
         SELECT id FROM outbound_messages
         WHERE status = 'queued' AND coalesce(next_retry_at, created_at) <= ${now}

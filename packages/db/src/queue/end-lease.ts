@@ -46,7 +46,8 @@ export async function endLeases(
   const ended = rowsOf<{ id: string }>(
     await db.execute(sql`${withClause}
       UPDATE outbound_messages AS o
-      SET ${STAMP_UPDATED_AT}, ${changes}, processing_started_at = NULL, lease_renewed_at = NULL, lease_owner = NULL
+      SET ${STAMP_UPDATED_AT}, ${changes},
+          processing_started_at = NULL, lease_renewed_at = NULL, lease_owner = NULL
       FROM ${leaseRows(rows, columns)}
       WHERE ${STILL_HELD}
       RETURNING o.id`),
