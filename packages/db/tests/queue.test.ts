@@ -341,6 +341,67 @@ describe("claim and finish", () => {
     expect(refusal.message).toMatch(/queued → failed is not a valid status change$/);
   });
 
+  test("the state machine, every pair: allowed changes pass, the rest are refused by it by name", async () => {
+    const mailboxId = await newMailbox();
+    // Each status with the columns its CHECKs ask for, so only the state machine can refuse.
+    const enter = {
+      queued: sql`status = 'queued', processing_started_at = NULL, lease_renewed_at = NULL,
+        lease_owner = NULL, sent_at = NULL, data_started_at = NULL, error_code = NULL`,
+      processing: sql`status = 'processing', attempts = attempts + 1, processing_started_at = now(),
+        lease_renewed_at = now(), lease_owner = 'matrix', next_retry_at = NULL`,
+      sent: sql`status = 'sent', sent_at = now(), processing_started_at = NULL,
+        lease_renewed_at = NULL, lease_owner = NULL`,
+      failed: sql`status = 'failed', sent_at = NULL, processing_started_at = NULL,
+        lease_renewed_at = NULL, lease_owner = NULL`,
+      bounced: sql`status = 'bounced', processing_started_at = NULL, lease_renewed_at = NULL,
+        lease_owner = NULL`,
+    } as const;
+    type Status = keyof typeof enter;
+    const pathTo: Record<Status, Status[]> = {
+      queued: [],
+      processing: ["processing"],
+      sent: ["processing", "sent"],
+      failed: ["processing", "failed"],
+      bounced: ["processing", "bounced"],
+    };
+    const allowed = new Set([
+      "queued→processing",
+      "processing→queued",
+      "processing→sent",
+      "processing→failed",
+      "processing→bounced",
+      "sent→bounced",
+      "failed→queued",
+    ]);
+    const statuses = Object.keys(enter) as Status[];
+    for (const from of statuses) {
+      for (const to of statuses) {
+        const [row] = await enqueue(db, mailboxId, {
+          recipientEmail: `${from}-${to}@example.net`,
+          subject: "matrix",
+        });
+        const id = row!.id;
+        for (const step of pathTo[from])
+          await db.execute(sql`UPDATE outbound_messages SET ${enter[step]} WHERE id = ${id}`);
+        const change = sql`UPDATE outbound_messages SET ${enter[to]} WHERE id = ${id}`;
+        if (from === to || allowed.has(`${from}→${to}`)) {
+          await db.execute(change);
+          expect((await statusOf(id)).status, `${from} → ${to}`).toBe(to);
+        } else {
+          const refusal = await rejectionOf(db, change);
+          expect(refusal.message, `${from} → ${to}`).toMatch(
+            new RegExp(`${from} → ${to} is not a valid status change$`),
+          );
+          expect((await statusOf(id)).status).toBe(from);
+        }
+      }
+    }
+    // No lease left behind for the recovery tests to find.
+    await db.execute(
+      sql`UPDATE outbound_messages SET ${enter.failed} WHERE mailbox_id = ${mailboxId} AND status = 'processing'`,
+    );
+  });
+
   test("updated_at is now() after every write: stamped by the queue's statements, forced on any other", async () => {
     await drain();
     const mailboxId = await newMailbox();
