@@ -110,7 +110,7 @@ export type SentCopyMode = (typeof sentCopyMode.enumValues)[number];
 export const SENT_COPY_MODES = sentCopyMode.enumValues;
 
 /**
- * A message's Sent copy: null until one recipient is `sent` (a trigger then sets `pending`);
+ * A message's Sent copy: null until one recipient is `sent` (that finish sets `pending`);
  * `copying` while a worker holds it; `copied` (UID recorded), `skipped` (policy) or `failed`
  * (permanent, e.g. over APPENDLIMIT, or attempts exhausted). A failed attempt goes back to
  * `pending` with a retry time; the mail itself is never resent for it.

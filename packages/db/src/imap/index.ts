@@ -3,7 +3,7 @@
  * transition, fenced by the attempt like the send queue's lease), the bounce reader's per-folder
  * UID checkpoints, and delivery reports (bounces, delays, complaints) per recipient row.
  *
- *   (first recipient sent, trigger) → pending
+ *   markSent(Many)      (first recipient sent) → pending, in the finish's statement
  *   claimSentCopies     pending (due) → copying; attempts + 1
  *   markSentCopied      copying → copied (folder, UIDVALIDITY, UID)
  *   markSentCopySkipped copying → skipped (policy)

@@ -33,24 +33,33 @@ export function finishResult(leases: readonly Lease[], finishedIds: string[]): F
 /**
  * Every way out of `processing` by the lease holder: `changes` plus clearing the lease, on held
  * rows only, in one statement. `rows` may carry per-row values declared in `columns` after the
- * lease's own (`l.<name>` in `changes`). `withClause` (a `WITH …`) runs in the same statement.
+ * lease's own (`l.<name>` in `changes`). Also in the same statement: `before`, common table
+ * expressions run beside it, and `after`, ones that read the rows it ended from `ended`
+ * (`id`, `message_id`).
  */
 export async function endLeases(
   db: Database,
   rows: readonly Lease[],
   changes: SQL,
   columns: SQL = LEASE_COLUMNS,
-  withClause: SQL = sql``,
+  also: { before?: SQL; after?: SQL } = {},
 ): Promise<FinishResult> {
   if (rows.length === 0) return { finished: [], rejected: [] };
-  const ended = rowsOf<{ id: string }>(
-    await db.execute(sql`${withClause}
+  const update = sql`
       UPDATE outbound_messages AS o
       SET ${STAMP_UPDATED_AT}, ${changes},
           processing_started_at = NULL, lease_renewed_at = NULL, lease_owner = NULL
       FROM ${leaseRows(rows, columns)}
-      WHERE ${STILL_HELD}
-      RETURNING o.id`),
+      WHERE ${STILL_HELD}`;
+  const before = also.before === undefined ? [] : [also.before];
+  const ended = rowsOf<{ id: string }>(
+    await db.execute(
+      also.after === undefined
+        ? sql`${before.length ? sql`WITH ${sql.join(before, sql`, `)}` : sql``} ${update}
+          RETURNING o.id`
+        : sql`WITH ${sql.join([...before, sql`ended AS (${update} RETURNING o.id, o.message_id)`, also.after], sql`, `)}
+          SELECT id FROM ended`,
+    ),
   );
   return finishResult(
     rows,

@@ -9,6 +9,19 @@ import type { Finish, FinishResult, Lease, QueueClock } from "./types.ts";
 import { withDatabaseErrors } from "../errors.ts";
 
 /**
+ * A sent recipient makes its message's Sent copy due (null → pending), in the finish's own
+ * statement: done per row by a trigger, it ran a statement per sent row and doubled the server's
+ * work per send (migration 0013). The messages are locked in id order, so two finishes sharing
+ * messages (recipients of one message sent by two workers) wait for each other, never deadlock.
+ */
+const SENT_COPY_DUE = sql`copy_due AS (
+        SELECT m.id FROM messages AS m
+        WHERE m.id IN (SELECT message_id FROM ended) AND m.sent_copy_state IS NULL
+        ORDER BY m.id FOR UPDATE OF m),
+      copy_pending AS (
+        UPDATE messages AS m SET sent_copy_state = 'pending' FROM copy_due AS d WHERE m.id = d.id)`;
+
+/**
  * processing → sent | bounced, for the lease holder only; one round trip for any number. Each
  * row records the server's reply (its queue id when sent, the refusal when bounced); a bounce
  * also adds its reason to `error_log`.
@@ -33,7 +46,13 @@ function finishMany(
       ? sql`status = 'sent', sent_at = ${now}, ${SET_REPLY}`
       : sql`status = 'bounced', sent_at = NULL, ${SET_REPLY},
           ${appendErrorLog(now, sql`l.attempt`, sql`l.error`)}`;
-  return endLeases(db, rows, changes, sql`${LEASE_COLUMNS}, ${REPLY_COLUMNS}, error text`);
+  return endLeases(
+    db,
+    rows,
+    changes,
+    sql`${LEASE_COLUMNS}, ${REPLY_COLUMNS}, error text`,
+    status === "sent" ? { after: SENT_COPY_DUE } : {},
+  );
 }
 
 export const markSent = withDatabaseErrors(async function markSent(

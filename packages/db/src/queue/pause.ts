@@ -43,7 +43,7 @@ export const pauseMany = withDatabaseErrors(function pauseMany(
     ...replyFields({ ...p, errorCode: p.errorCode ?? p.reason }),
   }));
   const columns = sql`${LEASE_COLUMNS}, mailbox_id uuid, reason text, pause_ms bigint, detail text, ${REPLY_COLUMNS}`;
-  const pausedMailboxes = sql`WITH paused AS (
+  const pausedMailboxes = sql`paused AS (
       UPDATE mailboxes AS m
       SET pause_reason = p.reason, paused_at = ${now},
           paused_until = ${now} + p.pause_ms * interval '1 millisecond', pause_detail = p.detail
@@ -60,6 +60,6 @@ export const pauseMany = withDatabaseErrors(function pauseMany(
         next_retry_at = ${now} + l.pause_ms * interval '1 millisecond', ${SET_REPLY},
         ${appendErrorLog(now, sql`l.attempt`, sql`'mailbox paused (' || l.reason || '): ' || l.detail`)}`,
     columns,
-    pausedMailboxes,
+    { before: pausedMailboxes },
   );
 });

@@ -12,7 +12,7 @@ import {
   saveCheckpoint,
 } from "../../src/imap/index.ts";
 import { rowsOf } from "../../src/index.ts";
-import { claim, markSent } from "../../src/queue/index.ts";
+import { claim, markBounced, markSent, markSentMany } from "../../src/queue/index.ts";
 import { openTestDatabase, type TestDatabase } from "@imap-proxy/testing/database";
 import { expectRejected, mailboxInsert } from "../helpers.ts";
 
@@ -64,6 +64,35 @@ const statuses = async (id: string) =>
   );
 
 describe("the Sent copy's state", () => {
+  test("made due by the sent finish itself: every message in one statement, never by a bounce, never reset", async () => {
+    const { db } = database;
+    const one = await newMessage(["one@example.net"]);
+    const two = await newMessage(["two-a@example.net", "two-b@example.net"]);
+    const bounced = await newMessage(["bounced@example.net"]);
+    const leases = new Map(
+      (await claim(db, { limit: 100, owner: "test" })).map((m) => [m.recipientEmail, m.lease]),
+    );
+    await markSentMany(db, [leases.get("one@example.net")!, leases.get("two-a@example.net")!]);
+    await markBounced(db, leases.get("bounced@example.net")!);
+    expect((await state(one.id)).sent_copy_state).toBe("pending");
+    expect((await state(two.id)).sent_copy_state).toBe("pending");
+    expect((await state(bounced.id)).sent_copy_state).toBeNull();
+    // Copied before the second recipient is sent: that send leaves the copy as it is.
+    const copies = await claimSentCopies(db, { limit: 10, mailboxId });
+    const copy = copies.find((c) => c.messageId === two.id)!;
+    expect(
+      await markSentCopied(
+        db,
+        { messageId: two.id, attempt: copy.attempt },
+        { folder: "Sent", uid: 3, uidValidity: 9 },
+      ),
+    ).toBe(true);
+    await markSent(db, leases.get("two-b@example.net")!);
+    expect((await state(two.id)).sent_copy_state).toBe("copied");
+    for (const other of copies.filter((c) => c.messageId !== two.id))
+      await markSentCopySkipped(db, { messageId: other.messageId, attempt: other.attempt }, "test");
+  });
+
   test("becomes pending when the first recipient is sent; copied once with its UID", async () => {
     const { db } = database;
     const message = await newMessage(["a@example.net", "b@example.net"]);
