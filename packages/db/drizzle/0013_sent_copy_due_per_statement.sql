@@ -3,7 +3,8 @@
 -- of 0007 ran an UPDATE of messages for every sent recipient, and each such statement read
 -- messages' CHECK constraints again: measured, it more than doubled the server's instructions
 -- per sent message. 'sent' is written by the lease holder's finish (markSent, markSentMany); a
--- hand-written UPDATE to 'sent' no longer schedules a Sent copy.
+-- hand-written UPDATE to 'sent' no longer schedules a Sent copy. Stop workers of an older version
+-- before applying this: one still sending afterwards would leave its copies unscheduled.
 DROP TRIGGER "outbound_messages_sent_copy_due" ON "outbound_messages";
 --> statement-breakpoint
 DROP FUNCTION "outbound_messages_sent_copy_due"();

@@ -11,13 +11,14 @@ import { withDatabaseErrors } from "../errors.ts";
 /**
  * A sent recipient makes its message's Sent copy due (null → pending), in the finish's own
  * statement: done per row by a trigger, it ran a statement per sent row and doubled the server's
- * work per send (migration 0013). The messages are locked in id order, so two finishes sharing
+ * work per send (migration 0013). The messages are locked in id order (the UPDATE's own lock
+ * strength, which foreign keys pointing at them do not wait for), so two finishes sharing
  * messages (recipients of one message sent by two workers) wait for each other, never deadlock.
  */
 const SENT_COPY_DUE = sql`copy_due AS (
         SELECT m.id FROM messages AS m
         WHERE m.id IN (SELECT message_id FROM ended) AND m.sent_copy_state IS NULL
-        ORDER BY m.id FOR UPDATE OF m),
+        ORDER BY m.id FOR NO KEY UPDATE OF m),
       copy_pending AS (
         UPDATE messages AS m SET sent_copy_state = 'pending' FROM copy_due AS d WHERE m.id = d.id)`;
 

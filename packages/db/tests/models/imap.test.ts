@@ -12,7 +12,7 @@ import {
   saveCheckpoint,
 } from "../../src/imap/index.ts";
 import { rowsOf } from "../../src/index.ts";
-import { claim, markBounced, markSent, markSentMany } from "../../src/queue/index.ts";
+import { claim, enqueue, markBounced, markSent, markSentMany } from "../../src/queue/index.ts";
 import { openTestDatabase, type TestDatabase } from "@imap-proxy/testing/database";
 import { expectRejected, mailboxInsert } from "../helpers.ts";
 
@@ -64,19 +64,30 @@ const statuses = async (id: string) =>
   );
 
 describe("the Sent copy's state", () => {
-  test("made due by the sent finish itself: every message in one statement, never by a bounce, never reset", async () => {
+  test("made due by the sent finish itself: every message in one statement, never by a bounce or a lost lease, never reset", async () => {
     const { db } = database;
     const one = await newMessage(["one@example.net"]);
     const two = await newMessage(["two-a@example.net", "two-b@example.net"]);
     const bounced = await newMessage(["bounced@example.net"]);
+    const lost = await newMessage(["lost@example.net"]);
+    await enqueue(db, mailboxId, { recipientEmail: "no-message@example.net", subject: "Hello" });
     const leases = new Map(
       (await claim(db, { limit: 100, owner: "test" })).map((m) => [m.recipientEmail, m.lease]),
     );
-    await markSentMany(db, [leases.get("one@example.net")!, leases.get("two-a@example.net")!]);
+    // One statement: two messages, a row without one, and a lease no longer held.
+    const finished = await markSentMany(db, [
+      leases.get("one@example.net")!,
+      leases.get("two-a@example.net")!,
+      leases.get("no-message@example.net")!,
+      { ...leases.get("lost@example.net")!, attempt: 99 },
+    ]);
+    expect(finished.rejected).toEqual([leases.get("lost@example.net")!.id]);
     await markBounced(db, leases.get("bounced@example.net")!);
     expect((await state(one.id)).sent_copy_state).toBe("pending");
     expect((await state(two.id)).sent_copy_state).toBe("pending");
     expect((await state(bounced.id)).sent_copy_state).toBeNull();
+    expect((await state(lost.id)).sent_copy_state).toBeNull();
+    await markSent(db, leases.get("lost@example.net")!);
     // Copied before the second recipient is sent: that send leaves the copy as it is.
     const copies = await claimSentCopies(db, { limit: 10, mailboxId });
     const copy = copies.find((c) => c.messageId === two.id)!;

@@ -197,7 +197,7 @@ describe("outbound_messages", () => {
     });
   });
 
-  test("the due-row index serves the claim's order; only the primary key holds every row", async () => {
+  test("the due-row index serves the claim's order; only the primary key has no predicate", async () => {
     const { db } = database;
     const indexes = rowsOf<{ indexdef: string }>(
       await db.execute(sql`SELECT indexdef FROM pg_indexes WHERE tablename = 'outbound_messages'`),
@@ -210,7 +210,7 @@ describe("outbound_messages", () => {
     expect(
       indexes.some((def) => /\(lease_renewed_at\) WHERE \(status = 'processing'/.test(def)),
     ).toBe(true);
-    // Every claim and finish adds an entry to each index that holds every row (schema.ts).
+    // Every claim and finish adds an entry to each index whose predicate the row meets (schema.ts).
     expect(indexes.filter((def) => !/ WHERE /.test(def))).toEqual([
       expect.stringMatching(/^CREATE UNIQUE INDEX outbound_messages_pkey /),
     ]);
