@@ -457,8 +457,8 @@ export const outboundMessages = pgTable(
     // No index on mailbox_id alone: every claim and finish writes an entry into each index whose
     // predicate the row meets, and this one held every row: a fifth of the queue's server time
     // (migration 0012). outbound_messages_message_recipient_key still holds every row that has a
-    // message (all submitted mail): its uniqueness needs it. Only operator commands look rows up by mailbox (delete, its RESTRICT check, retry by
-    // mailbox); they read the table once instead.
+    // message (all submitted mail): its uniqueness needs it. Only operator commands look rows up
+    // by mailbox (delete, its RESTRICT check, retry by mailbox); they read the table once instead.
     uniqueIndex("outbound_messages_idempotency_key")
       .on(sql`"mailbox_id"`, sql`"idempotency_key"`)
       .where(sql`"idempotency_key" IS NOT NULL`),

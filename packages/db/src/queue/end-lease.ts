@@ -51,13 +51,13 @@ export async function endLeases(
           processing_started_at = NULL, lease_renewed_at = NULL, lease_owner = NULL
       FROM ${leaseRows(rows, columns)}
       WHERE ${STILL_HELD}`;
-  const before = also.before === undefined ? [] : [also.before];
   const ended = rowsOf<{ id: string }>(
     await db.execute(
       also.after === undefined
-        ? sql`${before.length ? sql`WITH ${sql.join(before, sql`, `)}` : sql``} ${update}
+        ? sql`${also.before === undefined ? sql`` : sql`WITH ${also.before}`} ${update}
           RETURNING o.id`
-        : sql`WITH ${sql.join([...before, sql`ended AS (${update} RETURNING o.id, o.message_id)`, also.after], sql`, `)}
+        : sql`WITH ${also.before === undefined ? sql`` : sql`${also.before},`}
+            ended AS (${update} RETURNING o.id, o.message_id), ${also.after}
           SELECT id FROM ended`,
     ),
   );
