@@ -1,6 +1,6 @@
 import net from "node:net";
 import { type Database } from "@imap-proxy/db";
-import { recoverStale, retryFailed } from "@imap-proxy/db/queue";
+import { DEFAULT_RETRY_POLICY, recoverStale, retryFailed } from "@imap-proxy/db/queue";
 import { PASSWORD, USERNAME } from "@imap-proxy/testing/credentials";
 import { type TestDatabase, openTestDatabase } from "@imap-proxy/testing/database";
 import { type TestPki, makeTestPki } from "@imap-proxy/testing/pki";
@@ -44,6 +44,10 @@ async function peer(plan: FaultPlan, extra: { maxConnections?: number } = {}) {
   return { server, mailbox: await peerMailbox(db, server.port, extra) };
 }
 
+// Retries wait an hour here: the tests share one database, and a retry of an earlier test's row
+// coming due would be claimed by a later test's worker (slowing it, and counted by its handler).
+const NO_RETRY_IN_THIS_FILE = { ...DEFAULT_RETRY_POLICY, baseDelayMs: 3_600_000, jitter: 0 };
+
 /** Runs a worker until the queue is empty, with the real handler. */
 async function drain(
   timeoutMs = 10_000,
@@ -65,6 +69,7 @@ async function drain(
       owner: "test-worker",
       concurrency: options.concurrency ?? 4,
       handler: options.wrap?.(handler.handle) ?? handler.handle,
+      policy: NO_RETRY_IN_THIS_FILE,
       stopWhenEmpty: true,
     });
   } finally {
@@ -297,7 +302,8 @@ describe("the lease and the connections", () => {
       concurrency: 1,
       // Another worker's recovery takes the lease while the handler starts (its clock ahead).
       wrap: (handle) => async (message, context) => {
-        if (revoked++ === 0)
+        // Only this test's row: an earlier test's row whose pause ran out may be claimed too.
+        if (message.id === rowIds[0] && revoked++ === 0)
           await recoverStale(db, {
             olderThanMs: 60_000,
             leaseMs: 60_000,
@@ -337,17 +343,19 @@ describe("the lease and the connections", () => {
       smtp: { extraCa: pki.caPem, timeoutMs: 10_000 },
       idleMs: 300,
     });
-    await submit(db, mailbox, ["late@example.net"]);
-    // Counted as the send returns: the worker's finish and last claim may outlast idleMs.
+    const late = (await submit(db, mailbox, ["late@example.net"])).rowIds[0];
+    // Counted as this send returns: the worker's finish and last claim may outlast idleMs, and
+    // so may the retries of earlier tests' rows that have come due meanwhile (same database).
     let openAfterSend: number | undefined;
     try {
       await runWorker({
         db,
         owner: "idle",
         concurrency: 1,
+        policy: NO_RETRY_IN_THIS_FILE,
         handler: async (message, context) => {
           const outcome = await handler.handle(message, context);
-          openAfterSend = server.openConnections();
+          if (message.id === late) openAfterSend = server.openConnections();
           return outcome;
         },
         stopWhenEmpty: true,
