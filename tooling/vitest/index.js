@@ -1,5 +1,7 @@
 import path from "node:path";
 
+const TEMP_ROOT = path.join(import.meta.dirname, "temp-root.js");
+
 /**
  * Shared vitest settings. When VITEST_JSON_DIR is set (by .ci/run), each package also writes
  * vitest's JSON report there so the totals of every package and database can be summed.
@@ -20,6 +22,7 @@ export function packageTestConfig(packageName) {
   return {
     test: {
       include: ["tests/**/*.test.ts"],
+      globalSetup: [TEMP_ROOT],
       reporters,
       testTimeout: 120_000,
       hookTimeout: 120_000,
