@@ -314,10 +314,14 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
       if (now - entry.confirmedAt >= giveUpMs)
         loseLease(entry, `not renewed for ${Math.round(now - entry.confirmedAt)} ms`);
     renewing ??= (async () => {
-      const waited = buffer.filter((e) => !e.lost && now - e.claimedAt >= prefetchWaitMs);
-      if (waited.length > 0) {
-        for (const entry of waited) buffer.splice(buffer.indexOf(entry), 1);
-        await release(waited);
+      // Never started, so nothing of them was sent: those that waited too long, and those whose
+      // lease was just given up, go back to the queue without using an attempt. The release is
+      // fenced (owner, attempt, processing): a row recovered or claimed again meanwhile is not
+      // touched, and one whose renewal was merely late is not left for recovery to count.
+      const unstarted = buffer.filter((e) => e.lost || now - e.claimedAt >= prefetchWaitMs);
+      if (unstarted.length > 0) {
+        for (const entry of unstarted) buffer.splice(buffer.indexOf(entry), 1);
+        await release(unstarted);
       }
       const entries = [...held.values()].filter((e) => !e.lost);
       if (entries.length === 0) return;
@@ -390,9 +394,10 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
         }
         continue;
       }
-      if (entry.lost) continue;
-      if (performance.now() - entry.confirmedAt >= giveUpMs) {
+      if (entry.lost || performance.now() - entry.confirmedAt >= giveUpMs) {
         loseLease(entry, "not renewed in time before its handler started");
+        // Unstarted: back to the queue if the row is still ours (fenced, as in renew).
+        release([entry]).catch((error: unknown) => reportError(error, "renewal"));
         continue;
       }
       entry.state = "running";
@@ -431,7 +436,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerReport> {
     await Promise.all(Array.from({ length: concurrency }, slot));
     await claiming?.catch(fail);
     // Claimed but never started (stopped early): back to the queue as if never claimed.
-    await release(buffer.splice(0).filter((e) => !e.lost)).catch(fail);
+    await release(buffer.splice(0)).catch(fail);
     await flushing?.catch(fail);
     await flush().catch(fail);
   } finally {

@@ -19,14 +19,16 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("leases a live worker never loses", () => {
-  test("2 workers, 300 ms handlers, recovery every 100 ms at leaseMs 1000: every message handled exactly once", async () => {
+  // Leases of 3 s, not less: PGlite runs in this process, so its statements delay the renewal
+  // timers; a lease is given up after 2 s without a confirmed renewal, a margin no stall reaches.
+  test("2 workers, 300 ms handlers, recovery every 100 ms at leaseMs 3000: every message handled exactly once", async () => {
     const { mailboxId, ids } = await queueMessages(db, 20);
     const deliveries = new Map<string, number>();
     const stop = new AbortController();
     // The adversary: recovery as eager as the rule allows, far more often than the workers run it.
     const recoveries = (async () => {
       while (!stop.signal.aborted) {
-        await recoverStale(db, { olderThanMs: 1000, leaseMs: 1000 });
+        await recoverStale(db, { olderThanMs: 3000, leaseMs: 3000 });
         await sleep(100);
       }
     })();
@@ -35,7 +37,7 @@ describe("leases a live worker never loses", () => {
         db,
         owner,
         concurrency: 1,
-        leaseMs: 1000,
+        leaseMs: 3000,
         signal: stop.signal,
         idleMs: 50,
         policy: { maxAttempts: 5, baseDelayMs: 10, maxDelayMs: 10, jitter: 0 },
@@ -142,14 +144,15 @@ describe("leases a live worker never loses", () => {
   });
 
   test("prefetched messages that wait too long are released, then handled once", async () => {
-    const { mailboxId, ids } = await queueMessages(db, 6);
+    const { mailboxId, ids } = await queueMessages(db, 8);
     const calls: string[] = [];
     const report = await runWorker({
       db,
       owner: "slow",
       concurrency: 1,
-      batchSize: 6,
-      leaseMs: 600,
+      batchSize: 8,
+      // Renewed (and the waiting checked) every second: a few of the 8 are still waiting then.
+      leaseMs: 3000,
       prefetchWaitMs: 200,
       stopWhenEmpty: true,
       handler: async (message) => {
@@ -162,6 +165,36 @@ describe("leases a live worker never loses", () => {
     expect(calls.toSorted()).toEqual(ids.toSorted());
     const rows = [...(await rowsByMailbox(db, mailboxId)).values()];
     // Released claims do not count as attempts.
+    expect(rows.map((r) => `${r.status} ${r.attempts}`)).toEqual(ids.map(() => "sent 1"));
+  });
+
+  test("prefetched messages whose lease was given up (the process stalled past it) go back unused, then handled once", async () => {
+    const { mailboxId, ids } = await queueMessages(db, 4);
+    const calls: string[] = [];
+    const report = await runWorker({
+      db,
+      owner: "stalled",
+      concurrency: 1,
+      batchSize: 4,
+      leaseMs: 3000,
+      stopWhenEmpty: true,
+      handler: async (message) => {
+        calls.push(message.id);
+        if (calls.length === 1) {
+          await sleep(20);
+          // The event loop blocked for longer than a lease is kept unconfirmed (2 s of 3 s):
+          // every lease here is given up locally, while the rows are still this worker's.
+          const until = performance.now() + 2300;
+          while (performance.now() < until) calls.length += 0;
+          await sleep(100);
+        }
+        return "sent";
+      },
+    });
+    // The three never started went back (fenced: still ours) instead of waiting for recovery.
+    expect(report.released).toBe(3);
+    expect(calls.toSorted()).toEqual(ids.toSorted());
+    const rows = [...(await rowsByMailbox(db, mailboxId)).values()];
     expect(rows.map((r) => `${r.status} ${r.attempts}`)).toEqual(ids.map(() => "sent 1"));
   });
 
